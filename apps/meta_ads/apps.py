@@ -1,0 +1,32 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MetaAdsConfig(AppConfig):
+    name = "apps.meta_ads"
+    label = "meta_ads"
+    verbose_name = _("Meta")
+    provider_app = True
+
+    def ready(self) -> None:
+        from apps.integrations.registry import Platform, Provider, providers
+
+        providers.register(
+            Provider(
+                key="meta_ads",
+                label=_("Meta"),
+                platform=Platform("meta", _("Meta"), order=20),
+                app_label=self.label,
+                summary=_(
+                    "Facebook profiles, the ad accounts they reach, pixels, insights and "
+                    "WhatsApp click-to-ad attribution."
+                ),
+                credential_settings=("META_APP_ID", "META_APP_SECRET"),
+                register_at=_(
+                    "a Business app on Meta for Developers with Facebook Login (or Login for "
+                    "Business) and the Marketing API"
+                ),
+                callback_path="/integrations/meta/callback/",
+                order=10,
+            )
+        )

@@ -1,0 +1,29 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TikTokAdsConfig(AppConfig):
+    name = "apps.tiktok_ads"
+    label = "tiktok_ads"
+    verbose_name = _("TikTok Ads")
+    provider_app = True
+
+    def ready(self) -> None:
+        from apps.integrations.registry import Platform, Provider, providers
+
+        providers.register(
+            Provider(
+                key="tiktok_ads",
+                label=_("TikTok Ads"),
+                platform=Platform("tiktok", _("TikTok"), order=10),
+                app_label=self.label,
+                summary=_("Marketing API: advertisers, pixels, campaigns, insights and audiences."),
+                credential_settings=("TIKTOK_APP_ID", "TIKTOK_APP_SECRET"),
+                register_at=_(
+                    "a developer app in TikTok for Business (Marketing API), with the advertiser "
+                    "permissions the hub needs ticked on the app"
+                ),
+                callback_path="/integrations/tiktok/callback/",
+                order=10,
+            )
+        )

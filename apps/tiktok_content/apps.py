@@ -1,0 +1,31 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TikTokContentConfig(AppConfig):
+    name = "apps.tiktok_content"
+    label = "tiktok_content"
+    verbose_name = _("TikTok Content")
+    provider_app = True
+
+    def ready(self) -> None:
+        from apps.integrations.registry import Platform, Provider, providers
+
+        providers.register(
+            Provider(
+                key="tiktok_content",
+                label=_("TikTok Content"),
+                platform=Platform("tiktok", _("TikTok"), order=10),
+                app_label=self.label,
+                summary=_(
+                    "Login Kit: the creator's profile, videos and their metrics, publishing."
+                ),
+                credential_settings=("TIKTOK_CONTENT_CLIENT_KEY", "TIKTOK_CONTENT_CLIENT_SECRET"),
+                register_at=_(
+                    "an app on TikTok for Developers with Login Kit, the Display API and the "
+                    "Content Posting API added"
+                ),
+                callback_path="/integrations/tiktok/callback/",
+                order=30,
+            )
+        )

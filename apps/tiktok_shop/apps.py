@@ -1,0 +1,35 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TikTokShopConfig(AppConfig):
+    name = "apps.tiktok_shop"
+    label = "tiktok_shop"
+    verbose_name = _("TikTok Shop")
+    provider_app = True
+
+    def ready(self) -> None:
+        from apps.integrations.registry import Platform, Provider, providers
+
+        providers.register(
+            Provider(
+                key="tiktok_shop",
+                label=_("TikTok Shop"),
+                platform=Platform("tiktok", _("TikTok"), order=10),
+                app_label=self.label,
+                summary=_(
+                    "Partner API: shops, orders, products and inventory, fulfillment, finance."
+                ),
+                credential_settings=(
+                    "TIKTOK_SHOP_APP_KEY",
+                    "TIKTOK_SHOP_APP_SECRET",
+                    "TIKTOK_SHOP_SERVICE_ID",
+                ),
+                register_at=_(
+                    "an app in TikTok Shop Partner Center, with its service id and the seller "
+                    "API scopes enabled under App & Service"
+                ),
+                callback_path="/integrations/tiktok/callback/",
+                order=20,
+            )
+        )

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from apps.integrations.views import healthz
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="integrations:hub", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("apps.tenants.urls")),
+    path("integrations/", include("apps.integrations.urls")),
+    path("admin/", admin.site.urls),
+]
