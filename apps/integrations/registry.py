@@ -8,9 +8,17 @@ itself here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.conf import settings
 from django.utils.functional import Promise
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from .adapters import ProviderAdapter
+    from .models import Connection
 
 
 @dataclass(frozen=True)
@@ -22,7 +30,7 @@ class Platform:
     order: int = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Provider:
     key: str
     label: str | Promise
@@ -34,9 +42,23 @@ class Provider:
     # Where a tenant's operator registers the developer app, shown when not configured.
     register_at: str | Promise
     callback_path: str
+    #: "app_label.ModelName" of the product's Connection subclass
+    connection_model: str = ""
+    #: dotted path of the product's ProviderAdapter subclass
+    adapter_path: str = ""
+    #: several connections per tenant (Meta profiles) or one (TikTok products)
+    many_connections: bool = False
     order: int = 100
     card_template: str = "integrations/_card.html"
     extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def model(self) -> type[Connection]:
+        return apps.get_model(self.connection_model)
+
+    @cached_property
+    def adapter(self) -> ProviderAdapter:
+        return import_string(self.adapter_path)()
 
     def missing_settings(self) -> list[str]:
         return [name for name in self.credential_settings if not getattr(settings, name, "")]

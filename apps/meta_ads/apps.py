@@ -26,6 +26,9 @@ class MetaAdsConfig(AppConfig):
                     "a Business app on Meta for Developers with Facebook Login (or Login for "
                     "Business) and the Marketing API"
                 ),
+                connection_model="meta_ads.MetaProfile",
+                adapter_path="apps.meta_ads.services.MetaAdapter",
+                many_connections=True,
                 callback_path="/integrations/meta/callback/",
                 order=10,
             )

@@ -23,6 +23,8 @@ class TikTokAdsConfig(AppConfig):
                     "a developer app in TikTok for Business (Marketing API), with the advertiser "
                     "permissions the hub needs ticked on the app"
                 ),
+                connection_model="tiktok_ads.TikTokAdsConnection",
+                adapter_path="apps.tiktok_ads.services.TikTokAdsAdapter",
                 callback_path="/integrations/tiktok/callback/",
                 order=10,
             )

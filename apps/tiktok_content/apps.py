@@ -25,6 +25,8 @@ class TikTokContentConfig(AppConfig):
                     "an app on TikTok for Developers with Login Kit, the Display API and the "
                     "Content Posting API added"
                 ),
+                connection_model="tiktok_content.TikTokContentConnection",
+                adapter_path="apps.tiktok_content.services.TikTokContentAdapter",
                 callback_path="/integrations/tiktok/callback/",
                 order=30,
             )

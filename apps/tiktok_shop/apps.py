@@ -29,6 +29,8 @@ class TikTokShopConfig(AppConfig):
                     "an app in TikTok Shop Partner Center, with its service id and the seller "
                     "API scopes enabled under App & Service"
                 ),
+                connection_model="tiktok_shop.TikTokShopConnection",
+                adapter_path="apps.tiktok_shop.services.TikTokShopAdapter",
                 callback_path="/integrations/tiktok/callback/",
                 order=20,
             )
