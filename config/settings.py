@@ -134,6 +134,51 @@ META_APP_SECRET = _credential("META_APP_SECRET", "sandbox-meta-app-secret")
 META_WEBHOOK_VERIFY_TOKEN = _credential("META_WEBHOOK_VERIFY_TOKEN", "sandbox-verify-token")
 META_LOGIN_CONFIG_ID = env.str("META_LOGIN_CONFIG_ID", default="")
 
+# --- Provider hosts ---------------------------------------------------------------
+# Real hosts from shared/contracts by default, the sandbox when it is on; each can
+# be overridden (a provider's test host, a regional host, an egress proxy).
+SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default=f"{PUBLIC_BASE_URL}/sandbox").rstrip("/")
+
+
+def _provider_url(name: str, real: str, sandbox_path: str) -> str:
+    default = f"{SANDBOX_BASE_URL}{sandbox_path}" if INTEGRATIONS_SANDBOX else real
+    return env.str(name, default=default).rstrip("/")
+
+
+META_GRAPH_VERSION = env.str("META_GRAPH_VERSION", default="v25.0")
+TIKTOK_ADS_API_BASE = _provider_url(
+    "TIKTOK_ADS_API_BASE", "https://business-api.tiktok.com", "/tiktok-ads"
+)
+TIKTOK_ADS_AUTH_URL = _provider_url(
+    "TIKTOK_ADS_AUTH_URL", "https://business-api.tiktok.com/portal/auth", "/tiktok-ads/portal/auth"
+)
+TIKTOK_SHOP_API_BASE = _provider_url(
+    "TIKTOK_SHOP_API_BASE", "https://open-api.tiktokglobalshop.com", "/tiktok-shop/open-api"
+)
+TIKTOK_SHOP_AUTH_BASE = _provider_url(
+    "TIKTOK_SHOP_AUTH_BASE", "https://auth.tiktok-shops.com", "/tiktok-shop/auth"
+)
+# The US authorize host differs (services.us.tiktokshop.com): copy the link Partner Center shows.
+TIKTOK_SHOP_AUTHORIZE_URL = _provider_url(
+    "TIKTOK_SHOP_AUTHORIZE_URL",
+    "https://services.tiktokshop.com/open/authorize",
+    "/tiktok-shop/services/open/authorize",
+)
+TIKTOK_CONTENT_API_BASE = _provider_url(
+    "TIKTOK_CONTENT_API_BASE", "https://open.tiktokapis.com", "/tiktok-content/api"
+)
+TIKTOK_CONTENT_AUTHORIZE_URL = _provider_url(
+    "TIKTOK_CONTENT_AUTHORIZE_URL",
+    "https://www.tiktok.com/v2/auth/authorize",
+    "/tiktok-content/v2/auth/authorize",
+)
+META_GRAPH_BASE = _provider_url("META_GRAPH_BASE", "https://graph.facebook.com", "/meta/graph")
+META_DIALOG_URL = _provider_url(
+    "META_DIALOG_URL",
+    f"https://www.facebook.com/{META_GRAPH_VERSION}/dialog/oauth",
+    "/meta/dialog/oauth",
+)
+
 # --- Applications ---------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -152,6 +197,8 @@ INSTALLED_APPS = [
     "apps.tiktok_content",
     "apps.meta_ads",
 ]
+if INTEGRATIONS_SANDBOX:
+    INSTALLED_APPS.append("apps.sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

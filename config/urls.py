@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -11,3 +12,6 @@ urlpatterns = [
     path("integrations/", include("apps.integrations.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if settings.INTEGRATIONS_SANDBOX:
+    urlpatterns.append(path("sandbox/", include("apps.sandbox.urls")))
