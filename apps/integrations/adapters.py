@@ -8,6 +8,8 @@ callback parameters. Adapters call the provider only through their product's
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,6 +69,11 @@ class ProviderAdapter(ABC):
         rerequest: bool,
     ) -> str:
         """The provider URL the browser is sent to."""
+
+    def pkce_challenge(self, verifier: str) -> str:
+        """RFC 7636 S256; a provider with its own encoding (Login Kit: hex) overrides this."""
+        digest = hashlib.sha256(verifier.encode()).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     @abstractmethod
     def exchange_code(
