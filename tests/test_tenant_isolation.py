@@ -9,39 +9,61 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from apps.meta_ads.models import MetaProfile
 from apps.tenants.models import Membership
+from apps.tiktok_content.models import TikTokContentConnection
 
 pytestmark = pytest.mark.django_db
 
-# url name -> (kwarg name -> callable(tenant_b, make_member) returning the object id)
+# Namespaces outside tenant data: Django's admin (staff only) and the provider
+# emulator (never mounted in production).
+SKIPPED_NAMESPACES = {"admin", "sandbox"}
+
+
+def _membership(tenant, make_member):
+    return {"membership_id": Membership.objects.get(user=make_member(tenant)).pk}
+
+
+def _content_connection(tenant, make_member):
+    row = TikTokContentConnection.objects.create(tenant=tenant, access_token="b-token")
+    return {"product": "tiktok_content", "pk": row.pk}
+
+
+def _meta_profile(tenant, make_member):
+    row = MetaProfile.objects.create(tenant=tenant, access_token="b-token", external_user_id="9")
+    return {"product": "meta_ads", "pk": row.pk}
+
+
+# url name -> callable(tenant_b, make_member) returning the URL kwargs of a tenant-B object
 OBJECT_FACTORIES = {
-    "tenants:change_role": {
-        "membership_id": lambda tenant, make_member: (
-            Membership.objects.get(user=make_member(tenant)).pk
-        )
-    },
-    "tenants:remove_member": {
-        "membership_id": lambda tenant, make_member: (
-            Membership.objects.get(user=make_member(tenant)).pk
-        )
-    },
+    "tenants:change_role": _membership,
+    "tenants:remove_member": _membership,
+    "integrations:test": _content_connection,
+    "integrations:sync": _meta_profile,
+    "integrations:disconnect": _content_connection,
 }
 
 
 def _walk(patterns, namespace=None):
     for entry in patterns:
         if isinstance(entry, URLResolver):
-            if entry.namespace == "admin":
-                continue  # staff only, guarded by Django's admin
+            if entry.namespace in SKIPPED_NAMESPACES:
+                continue
             ns = entry.namespace or namespace
             yield from _walk(entry.url_patterns, ns)
         elif isinstance(entry, URLPattern) and entry.name:
             yield (f"{namespace}:{entry.name}" if namespace else entry.name), entry
 
 
+def _takes_an_object_id(pattern: URLPattern) -> bool:
+    from django.urls.converters import IntConverter
+
+    return any(isinstance(c, IntConverter) for c in pattern.pattern.converters.values())
+
+
 def object_urls() -> list[str]:
     return sorted(
-        name for name, pattern in _walk(get_resolver().url_patterns) if pattern.pattern.converters
+        name for name, pattern in _walk(get_resolver().url_patterns) if _takes_an_object_id(pattern)
     )
 
 
@@ -54,9 +76,16 @@ def test_every_object_url_is_covered_by_the_sweep():
 def test_tenant_b_object_is_404_for_admin_of_tenant_a(
     url_name, method, owner_client, tenant_b, make_member
 ):
-    kwargs = {
-        name: factory(tenant_b, make_member) for name, factory in OBJECT_FACTORIES[url_name].items()
-    }
+    kwargs = OBJECT_FACTORIES[url_name](tenant_b, make_member)
     response = getattr(owner_client, method)(reverse(url_name, kwargs=kwargs))
     # Views that only take POST say 405 to GET before looking anything up: no leak either.
     assert response.status_code in ({404} if method == "post" else {404, 405})
+
+
+@pytest.mark.parametrize("url_name", ["integrations:test", "integrations:disconnect"])
+def test_tenant_b_connection_is_untouched(url_name, owner_client, tenant_b):
+    row = TikTokContentConnection.objects.create(tenant=tenant_b, access_token="b-token")
+    owner_client.post(reverse(url_name, kwargs={"product": "tiktok_content", "pk": row.pk}))
+    row.refresh_from_db()
+    assert row.status == "connected"
+    assert row.access_token.reveal() == "b-token"

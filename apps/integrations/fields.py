@@ -9,6 +9,7 @@ with ``.reveal()``.
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto
@@ -64,6 +65,13 @@ def _as_secret(value) -> Secret | None:
     return Secret(str(value))
 
 
+class SecretDescriptor(DeferredAttribute):
+    """Wraps whatever is assigned in a :class:`Secret`, so the attribute is never a bare str."""
+
+    def __set__(self, instance, value) -> None:
+        instance.__dict__[self.field.attname] = _as_secret(value)
+
+
 class EncryptedTextField(models.TextField):
     """Fernet ciphertext in the column, :class:`Secret` on the instance.
 
@@ -73,6 +81,7 @@ class EncryptedTextField(models.TextField):
     """
 
     description = _("Text encrypted at rest")
+    descriptor_class = SecretDescriptor
 
     def from_db_value(self, value, expression, connection):
         if value is None:

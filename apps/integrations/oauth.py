@@ -120,7 +120,9 @@ def oauth_state_consume(
     now = timezone.now()
     if record.expires_at <= now:
         raise OAuthStateError("expired")
-    spent = OAuthState.objects.filter(pk=record.pk, consumed_at__isnull=True).update(consumed_at=now)
+    spent = OAuthState.objects.filter(pk=record.pk, consumed_at__isnull=True).update(
+        consumed_at=now
+    )
     if spent != 1:
         raise OAuthStateError("reused")
     record.consumed_at = now

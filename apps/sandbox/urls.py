@@ -1,4 +1,75 @@
+"""The emulated providers, each below its own prefix; paths below it are the real ones.
+
+The clients' base URLs (``TIKTOK_ADS_API_BASE`` and friends) point at these
+prefixes when ``INTEGRATIONS_SANDBOX`` is on, so a client appends exactly the
+path the real provider documents.
+"""
+
+from django.urls import path, re_path
+
+from .views import index, meta, tiktok_ads, tiktok_content, tiktok_shop
+
 app_name = "sandbox"
 
-# Filled in by the sandbox emulator (one include per emulated provider).
-urlpatterns: list = []
+_ADS = "tiktok-ads/open_api/v1.3/"
+_GRAPH = r"^meta/graph/(?P<version>v\d+\.\d+)/"
+
+urlpatterns = [
+    path("", index.index, name="index"),
+    path("faults/inject", index.fault_inject, name="fault_inject"),
+    path("faults/clear", index.fault_clear, name="fault_clear"),
+    path("grants/<int:pk>/expire", index.grant_expire, name="grant_expire"),
+    # TikTok Ads: Marketing API v1.3
+    path("tiktok-ads/portal/auth", tiktok_ads.authorize, name="tiktok_ads_authorize"),
+    path(f"{_ADS}oauth2/access_token/", tiktok_ads.access_token, name="tiktok_ads_token"),
+    path(f"{_ADS}oauth2/revoke_token/", tiktok_ads.revoke_token, name="tiktok_ads_revoke"),
+    path(f"{_ADS}oauth2/refresh_token/", tiktok_ads.refresh_token, name="tiktok_ads_refresh"),
+    path(f"{_ADS}oauth2/advertiser/get/", tiktok_ads.advertiser_get, name="tiktok_ads_advertisers"),
+    path(f"{_ADS}advertiser/info/", tiktok_ads.advertiser_info, name="tiktok_ads_advertiser_info"),
+    path(f"{_ADS}pixel/list/", tiktok_ads.pixel_list, name="tiktok_ads_pixels"),
+    path(f"{_ADS}campaign/get/", tiktok_ads.campaign_get, name="tiktok_ads_campaigns"),
+    # TikTok Shop: authorization link, auth host, Open API host
+    path(
+        "tiktok-shop/services/open/authorize",
+        tiktok_shop.authorize,
+        name="tiktok_shop_authorize",
+    ),
+    path("tiktok-shop/auth/api/v2/token/get", tiktok_shop.token_get, name="tiktok_shop_token"),
+    path(
+        "tiktok-shop/auth/api/v2/token/refresh",
+        tiktok_shop.token_refresh,
+        name="tiktok_shop_refresh",
+    ),
+    path(
+        "tiktok-shop/open-api/authorization/202309/shops",
+        tiktok_shop.authorized_shops,
+        name="tiktok_shop_shops",
+    ),
+    # TikTok Content: Login Kit v2 and Display API
+    re_path(
+        r"^tiktok-content/v2/auth/authorize/?$",
+        tiktok_content.authorize,
+        name="tiktok_content_authorize",
+    ),
+    path("tiktok-content/api/v2/oauth/token/", tiktok_content.token, name="tiktok_content_token"),
+    path(
+        "tiktok-content/api/v2/oauth/revoke/", tiktok_content.revoke, name="tiktok_content_revoke"
+    ),
+    path("tiktok-content/api/v2/user/info/", tiktok_content.user_info, name="tiktok_content_user"),
+    # Meta: Login dialog and Graph API
+    re_path(r"^meta/dialog/oauth/?$", meta.dialog, name="meta_dialog"),
+    re_path(f"{_GRAPH}oauth/access_token/?$", meta.access_token, name="meta_token"),
+    re_path(f"{_GRAPH}me/?$", meta.me, name="meta_me"),
+    re_path(f"{_GRAPH}me/permissions/?$", meta.permissions, name="meta_permissions"),
+    re_path(
+        f"{_GRAPH}me/permissions/(?P<permission>[A-Za-z_]+)/?$",
+        meta.permission,
+        name="meta_permission",
+    ),
+    re_path(
+        rf"{_GRAPH}(?P<user_id>\d+)/permissions/?$",
+        meta.permissions,
+        name="meta_user_permissions",
+    ),
+    re_path(f"{_GRAPH}debug_token/?$", meta.debug_token, name="meta_debug_token"),
+]

@@ -10,6 +10,9 @@ class TikTokAdsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.integrations.registry import Platform, Provider, providers
+        from apps.integrations.sync import sync_kinds
+
+        from .sync import CAMPAIGNS
 
         providers.register(
             Provider(
@@ -29,3 +32,4 @@ class TikTokAdsConfig(AppConfig):
                 order=10,
             )
         )
+        sync_kinds.register(CAMPAIGNS)

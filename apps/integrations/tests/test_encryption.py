@@ -117,3 +117,12 @@ def test_rotation_reports_values_no_key_decrypts(tenant_a, settings):
         call_command("rotate_encryption_keys", stdout=out, stderr=err)
     assert "undecryptable 1" in out.getvalue()
     assert ACCESS not in out.getvalue() + err.getvalue()
+
+
+def test_assigning_plaintext_gives_a_secret_at_once(tenant_a):
+    row = TikTokContentConnection(tenant=tenant_a, access_token=ACCESS)
+    assert isinstance(row.access_token, Secret)
+    row.refresh_token = REFRESH
+    assert isinstance(row.refresh_token, Secret) and row.refresh_token.reveal() == REFRESH
+    row.refresh_token = None
+    assert row.refresh_token is None

@@ -77,10 +77,45 @@ def test_page_loads_htmx_from_our_own_static_files(member_client):
     assert "https://" not in body.split("<body")[0]
 
 
-def test_hub_query_count_is_small_and_fixed(member_client):
-    url = reverse("integrations:hub")
-    member_client.get(url)  # warm the session
+def _connect_meta_profiles(tenant, count: int, runs_each: int, first: int = 0) -> None:
+    from apps.integrations.models import SyncRun
+    from apps.meta_ads.models import MetaProfile
+
+    for n in range(first, first + count):
+        profile = MetaProfile.objects.create(
+            tenant=tenant, access_token=f"t{n}", external_user_id=str(n), display_name=f"P{n}"
+        )
+        SyncRun.objects.bulk_create(
+            SyncRun(
+                tenant=tenant,
+                product="meta_ads",
+                connection_id=profile.pk,
+                kind="ad_accounts",
+                trigger="schedule",
+                status="succeeded",
+                stats={"fetched": 1},
+            )
+            for _ in range(runs_each)
+        )
+
+
+def _queries(client, url) -> int:
+    client.get(url)  # warm the session
     with CaptureQueriesContext(connection) as queries:
-        member_client.get(url)
-    # session, user, memberships
-    assert len(queries) == 3
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("tab", ["tiktok", "meta", "sync"])
+def test_hub_query_count_does_not_grow_with_connections_or_runs(
+    tab, member_client, tenant_a, make_tenant
+):
+    url = reverse("integrations:hub") + f"?tab={tab}"
+    _connect_meta_profiles(tenant_a, 1, 1)
+    with_one = _queries(member_client, url)
+    _connect_meta_profiles(tenant_a, 19, 30, first=1)
+    with_twenty = _queries(member_client, url)
+    assert with_twenty == with_one
+    # session, user, memberships, then per tab: one query per product and one for the
+    # latest runs (platform tabs), or count + page (sync history).
+    assert with_one <= 7

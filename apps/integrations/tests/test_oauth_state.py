@@ -114,7 +114,9 @@ def test_pkce_verifier_is_kept_encrypted(tenant_a, owner_a):
         )
         stored = cursor.fetchone()[0]
     assert issued.code_verifier not in stored
-    assert OAuthState.objects.get(pk=issued.record.pk).pkce_verifier.reveal() == issued.code_verifier
+    assert (
+        OAuthState.objects.get(pk=issued.record.pk).pkce_verifier.reveal() == issued.code_verifier
+    )
 
 
 def test_prune_deletes_only_long_expired_states(tenant_a, owner_a):

@@ -1,0 +1,1 @@
+"""One module per emulated provider, plus the staff index page."""

@@ -1,0 +1,137 @@
+"""TikTok Ads (Marketing API): connect, test, discover advertisers, disconnect.
+
+The core (``apps.integrations.services``) owns the flow; this adapter owns the
+Marketing API's quirks (contract tiktok-ads.md §0.3, §2.1, §2.6):
+
+- permissions are numeric ids fixed on the developer app, so the
+  authorization URL carries no scopes, and the token answer lists the granted
+  ids as integers (stored as strings);
+- advertiser tokens never expire and have no refresh token
+  (``refreshable = False``; a refused token means reconnect);
+- the callback carries ``auth_code``, not ``code``. A refusal sends the
+  browser back with ``state`` only, so a missing ``auth_code`` is a refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from apps.integrations.adapters import AuthorizationDenied, ProviderAdapter, TokenGrant
+from apps.integrations.http import ProviderError, TokenExpired
+from apps.integrations.models import Connection
+
+from .client import TikTokAdsClient
+
+
+def tiktok_ads_client(*, connection: Connection | None = None) -> TikTokAdsClient:
+    """A client for the connection's token (or for the app alone, without one).
+
+    No token refresher: advertiser tokens cannot be refreshed, so a refused
+    token surfaces as TokenExpired and the card asks for a reconnect.
+    """
+    if connection is None:
+        return TikTokAdsClient()
+    token = connection.access_token.reveal() if connection.access_token else None
+    return TikTokAdsClient(tenant=connection.tenant, access_token=token)
+
+
+def _advertiser_summary(row: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "id": str(row.get("advertiser_id") or ""),
+        "name": str(row.get("name") or row.get("advertiser_name") or ""),
+        "currency": str(row.get("currency") or ""),
+        "timezone": str(row.get("timezone") or row.get("display_timezone") or ""),
+        "status": str(row.get("status") or ""),
+    }
+
+
+class TikTokAdsAdapter(ProviderAdapter):
+    provider_key = "tiktok_ads"
+    uses_pkce = False
+    refreshable = False
+
+    def authorization_url(
+        self,
+        *,
+        state: str,
+        scopes: list[str],
+        redirect_uri: str,
+        code_challenge: str | None,
+        rerequest: bool,
+    ) -> str:
+        """``.../portal/auth?app_id&state&redirect_uri``.
+
+        ``scopes`` and ``rerequest`` are ignored: Ads permissions are ticked
+        on the developer app, never requested per authorization.
+        """
+        params = {"app_id": settings.TIKTOK_APP_ID, "state": state, "redirect_uri": redirect_uri}
+        return f"{settings.TIKTOK_ADS_AUTH_URL}?{urlencode(params)}"
+
+    def exchange_code(
+        self, *, params: Mapping[str, str], redirect_uri: str, code_verifier: str | None
+    ) -> TokenGrant:
+        if params.get("error"):
+            raise AuthorizationDenied(params.get("error_description") or params["error"])
+        auth_code = params.get("auth_code")
+        if not auth_code:
+            raise AuthorizationDenied(
+                _("TikTok returned no authorization: the advertiser declined.")
+            )
+        with tiktok_ads_client() as client:
+            data = client.exchange_auth_code(auth_code=auth_code)
+        if not data.get("access_token"):
+            raise ProviderError(_("TikTok answered the token call without an access token."))
+        advertiser_ids = [str(advertiser_id) for advertiser_id in data.get("advertiser_ids") or []]
+        return TokenGrant(
+            access_token=str(data["access_token"]),
+            refresh_token=None,
+            access_expires_at=None,
+            refresh_expires_at=None,
+            granted_scopes=[str(permission) for permission in data.get("scope") or []],
+            external_user_id=advertiser_ids[0] if advertiser_ids else "",
+            assets={"advertiser_ids": advertiser_ids},
+        )
+
+    def revoke(self, *, connection: Connection) -> None:
+        """Revoke the token; one TikTok already refuses is as good as revoked."""
+        if not connection.access_token:
+            return
+        with tiktok_ads_client() as client:
+            try:
+                client.revoke_token(access_token=connection.access_token.reveal())
+            except TokenExpired:
+                return
+
+    def test(self, *, connection: Connection) -> str:
+        with tiktok_ads_client(connection=connection) as client:
+            count = len(client.advertisers())
+        return ngettext(
+            "%(count)d advertiser reachable", "%(count)d advertisers reachable", count
+        ) % {"count": count}
+
+    def discover_assets(self, *, connection: Connection) -> dict | None:
+        """``{"advertisers": [{id, name, currency, timezone, status}], "advertiser_ids": [...]}``.
+
+        The ids come from ``oauth2/advertiser/get/`` (what the token reaches
+        now, which changes when the advertiser adds or removes accounts), the
+        details from ``advertiser/info/``.
+        """
+        with tiktok_ads_client(connection=connection) as client:
+            reachable = client.advertisers()
+            ids = [str(row["advertiser_id"]) for row in reachable if row.get("advertiser_id")]
+            details = {
+                str(row.get("advertiser_id")): row
+                for row in (client.advertiser_info(advertiser_ids=ids) if ids else [])
+            }
+        advertisers = [
+            _advertiser_summary({**row, **details.get(str(row.get("advertiser_id")), {})})
+            for row in reachable
+            if row.get("advertiser_id")
+        ]
+        return {"advertisers": advertisers, "advertiser_ids": ids}
