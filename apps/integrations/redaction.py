@@ -182,12 +182,28 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*
 _META_TOKEN = re.compile(r"\bEAA[A-Za-z0-9]{20,}")
 _LOGIN_KIT_TOKEN = re.compile(r"\b(?:act|rft)\.[A-Za-z0-9!._\-]{16,}")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b")
+
+
 # key=value, key: value, "key": "value" -- the key decides, see _must_hide.
+def _key_alternatives() -> str:
+    """A regex alternation of every sensitive key, with ``-`` and ``_`` alike."""
+    names = sorted(_SENSITIVE_NORMALISED, key=len, reverse=True)
+    flexible = [re.escape(name).replace("_", "[-_]") for name in names]
+    suffixes = "|".join(re.escape(s[1:]) for s in SENSITIVE_SUFFIXES)
+    return "|".join([*flexible, rf"[A-Za-z0-9_\-]*[-_](?:{suffixes})"])
+
+
+# Only a sensitive name can be the key, so a harmless pair ("https:", "Error:")
+# never swallows the sensitive one that follows it.
 _PAIR = re.compile(
-    r"(?P<key>[A-Za-z][A-Za-z0-9_\-]*)"
+    r"(?i)(?<![A-Za-z0-9_\-])"
+    rf"(?P<key>{_key_alternatives()})"
+    r"(?![A-Za-z0-9_\-])"
     r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<value>[^\s\"'&,;}\])]+)"
 )
+# App secrets, signatures and SHA-256 hashes of personal data are long hex runs.
+_LONG_HEX = re.compile(r"\b[0-9a-fA-F]{32,}\b")
 
 
 def _redact_pair(match: re.Match[str]) -> str:
@@ -220,6 +236,7 @@ def redact_text(text: object, *, secrets: Iterable[str] = ()) -> str:
     result = _META_TOKEN.sub(REDACTED, result)
     result = _LOGIN_KIT_TOKEN.sub(REDACTED, result)
     result = _EMAIL.sub(REDACTED, result)
+    result = _LONG_HEX.sub(REDACTED, result)
     return _PAIR.sub(_redact_pair, result)
 
 

@@ -30,7 +30,6 @@ product's ``fetch_page``: this module is a loop, not a framework.
 from __future__ import annotations
 
 import logging
-import re
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import Connection, SyncRun
+from .redaction import redact_text
 from .registry import AlreadyRegistered, providers
 from .upsert import bulk_upsert
 
@@ -645,44 +645,19 @@ def sync_run_for_connection_now(
 
 # --- errors -----------------------------------------------------------------------------
 
-_SECRET_PAIR = re.compile(
-    r"(?i)(\b(?:access_token|refresh_token|token|secret|client_secret|app_secret|password|"
-    r"api_key|apikey|auth_code|code|sign|signature|authorization)\b[\"']?\s*[:=]\s*[\"']?)"
-    r"[^\s\"'&,;}]+"
-)
-_AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
-# Long runs of token alphabet mixing letters and digits: access tokens, JWTs, keys.
-_OPAQUE = re.compile(r"[A-Za-z0-9_\-.~+/=]{24,}")
-REDACTED = "[redacted]"
-
 
 def sync_error_text(exc: BaseException, *, secrets: Iterable[str] = ()) -> str:
     """A short, token-free description of ``exc`` for ``SyncRun.error``.
 
     Provider errors often echo the request (URL with ``access_token=...``,
-    headers). Known secrets are removed verbatim, then anything shaped like a
-    credential, then the text is capped at :data:`ERROR_MAX_LENGTH`.
+    headers): the shared redaction module removes known secrets and anything
+    shaped like a credential, then the text is capped at :data:`ERROR_MAX_LENGTH`.
     """
-    text = f"{type(exc).__name__}: {exc}"
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    text = _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _OPAQUE.sub(_redact_opaque, text)
+    text = redact_text(f"{type(exc).__name__}: {exc}", secrets=secrets)
     text = " ".join(text.split())
     if len(text) > ERROR_MAX_LENGTH:
         text = text[: ERROR_MAX_LENGTH - 1] + "…"
     return text
-
-
-def _redact_opaque(match: re.Match[str]) -> str:
-    value = match.group(0)
-    if REDACTED in value or value.count("/") > 1:  # a URL path is not a token
-        return value
-    has_digit = any(c.isdigit() for c in value)
-    has_alpha = any(c.isalpha() for c in value)
-    return REDACTED if has_digit and has_alpha else value
 
 
 def _connection_secrets(connection: Connection | None) -> list[str]:

@@ -34,15 +34,15 @@ _RULES_KEY = "sandbox:faults:rules"
 _PATHS_KEY = "sandbox:faults:paths"
 _FOREVER = None
 
-#: Set by the in-process router (``apps.sandbox.testing``): a timeout is then
-#: raised at once instead of holding the request open.
+#: Set by the in-process router (``apps.sandbox.testing``): a timeout then answers
+#: at once with a marked 504 instead of holding the request open.
 in_process: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "sandbox_in_process", default=False
 )
 
 
-class SandboxTimeout(Exception):
-    """A ``timeout`` fault fired while the request was dispatched in process."""
+#: Header of an in-process ``timeout`` answer; the router raises ReadTimeout for it.
+TIMEOUT_MARKER = "X-Sandbox-Timeout"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ through ``django.test.Client`` to the sandbox views: method, path, query,
 body and headers go in; status, headers and body come back. Anything else is
 refused by ``responses`` with ``ConnectionError``: no test reaches the network.
 
-A ``timeout`` fault raises :class:`~apps.sandbox.faults.SandboxTimeout` in the
-view, which the router turns into ``requests.exceptions.ReadTimeout``.
+A ``timeout`` fault answers in process with a 504 marked by
+``faults.TIMEOUT_MARKER``, which the router turns into
+``requests.exceptions.ReadTimeout``.
 
 In a conftest::
 
@@ -52,10 +53,11 @@ def _dispatch(request: requests.PreparedRequest) -> tuple[int, dict, bytes] | Ex
         response = Client().generic(
             request.method, path, data=body, content_type=content_type, headers=headers
         )
-    except faults.SandboxTimeout as exc:
-        return requests.exceptions.ReadTimeout(str(exc), request=request)
     finally:
         faults.in_process.reset(token)
+    if response.has_header(faults.TIMEOUT_MARKER):
+        fault_id = response[faults.TIMEOUT_MARKER]
+        return requests.exceptions.ReadTimeout(f"sandbox fault {fault_id}", request=request)
     return response.status_code, dict(response.items()), response.content
 
 

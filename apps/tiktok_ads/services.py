@@ -29,11 +29,12 @@ from apps.integrations.models import Connection
 from .client import TikTokAdsClient
 
 
-def tiktok_ads_client(*, connection: Connection | None = None) -> TikTokAdsClient:
+def client_for(connection: Connection | None = None) -> TikTokAdsClient:
     """A client for the connection's token (or for the app alone, without one).
 
     No token refresher: advertiser tokens cannot be refreshed, so a refused
-    token surfaces as TokenExpired and the card asks for a reconnect.
+    token surfaces as TokenExpired and the card asks for a reconnect. The sync
+    kinds (``sync.py``) get their client here too.
     """
     if connection is None:
         return TikTokAdsClient()
@@ -83,7 +84,7 @@ class TikTokAdsAdapter(ProviderAdapter):
             raise AuthorizationDenied(
                 _("TikTok returned no authorization: the advertiser declined.")
             )
-        with tiktok_ads_client() as client:
+        with client_for() as client:
             data = client.exchange_auth_code(auth_code=auth_code)
         if not data.get("access_token"):
             raise ProviderError(_("TikTok answered the token call without an access token."))
@@ -102,14 +103,14 @@ class TikTokAdsAdapter(ProviderAdapter):
         """Revoke the token; one TikTok already refuses is as good as revoked."""
         if not connection.access_token:
             return
-        with tiktok_ads_client() as client:
+        with client_for() as client:
             try:
                 client.revoke_token(access_token=connection.access_token.reveal())
             except TokenExpired:
                 return
 
     def test(self, *, connection: Connection) -> str:
-        with tiktok_ads_client(connection=connection) as client:
+        with client_for(connection) as client:
             count = len(client.advertisers())
         return ngettext(
             "%(count)d advertiser reachable", "%(count)d advertisers reachable", count
@@ -122,7 +123,7 @@ class TikTokAdsAdapter(ProviderAdapter):
         now, which changes when the advertiser adds or removes accounts), the
         details from ``advertiser/info/``.
         """
-        with tiktok_ads_client(connection=connection) as client:
+        with client_for(connection) as client:
             reachable = client.advertisers()
             ids = [str(row["advertiser_id"]) for row in reachable if row.get("advertiser_id")]
             details = {

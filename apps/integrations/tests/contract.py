@@ -226,3 +226,40 @@ class ProviderContract:
         )
         assert response.status_code == 403
         assert not OAuthState.objects.exists()
+
+    token_exchange_path: str = ""
+
+    @pytest.mark.parametrize("fault", ["500", "timeout"])
+    def test_provider_or_network_error_at_the_token_exchange_writes_nothing(
+        self, fault, owner_client, sandbox
+    ):
+        callback = self.consent(self.start(owner_client))
+        sandbox.inject(
+            provider=self.sandbox_provider,
+            path_contains=self.token_exchange_path,
+            kind=fault,
+            times=5,
+        )
+        response = owner_client.get(callback, follow=True)
+        assert response.status_code == 200
+        assert "refused the connection" in response.content.decode()
+        assert not self.provider.model.objects.exists()
+        # A code is single use: the exchange is never retried, so one call reached the provider.
+        assert sandbox.calls(self.token_exchange_path) == 1
+
+    def test_tokens_survive_key_rotation_and_calls_still_work(
+        self, owner_client, sandbox, settings
+    ):
+        from io import StringIO
+
+        from cryptography.fernet import Fernet
+        from django.core.management import call_command
+
+        key1, key2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+        settings.FIELD_ENCRYPTION_KEYS = [key1]
+        conn, _ = self.connect(owner_client)
+        settings.FIELD_ENCRYPTION_KEYS = [key2, key1]
+        call_command("rotate_encryption_keys", stdout=StringIO())
+        settings.FIELD_ENCRYPTION_KEYS = [key2]
+        conn = self.provider.model.objects.get(pk=conn.pk)
+        assert services.connection_test(connection=conn)

@@ -13,4 +13,5 @@ class TestMetaContract(ProviderContract):
     packs = ("meta_ads",)
     declinable_scope = "business_management"
     test_path = "/debug_token"
+    token_exchange_path = "/oauth/access_token"
     revoke_path = "/me/permissions"

@@ -15,6 +15,7 @@ class TestTikTokContentContract(ProviderContract):
     packs = ("content_publish", "content_analytics")
     declinable_scope = "video.publish"
     test_path = "/v2/user/info/"
+    token_exchange_path = "/v2/oauth/token/"
     refresh_path = "/v2/oauth/token/"
     revoke_path = "/v2/oauth/revoke/"
 

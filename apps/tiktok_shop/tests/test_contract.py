@@ -12,4 +12,5 @@ class TestTikTokShopContract(ProviderContract):
     sandbox_provider = "tiktok_shop"
     packs = ("shop_catalog", "shop_orders")
     test_path = "/authorization/202309/shops"
+    token_exchange_path = "/api/v2/token/get"
     refresh_path = "/api/v2/token/refresh"
