@@ -73,3 +73,11 @@ def owner_client(client, owner_a):
 def member_client(client, member_a):
     client.force_login(member_a)
     return client
+
+
+@pytest.fixture
+def sandbox(db):
+    """Provider calls routed in process to the sandbox emulator, with a clean fault table."""
+    from apps.sandbox.testing import sandbox_fixture
+
+    yield from sandbox_fixture()

@@ -68,7 +68,7 @@ def api_call_record(
         path=_clip(call_log_path(url), _field_max("path")),
         status_code=status_code if status_code is not None and 0 <= status_code < 2**15 else None,
         provider_code=_clip(redact_text(provider_code), _field_max("provider_code")),
-        request_id=_clip(redact_text(request_id), _field_max("request_id")),
+        request_id=_clip(request_id, _field_max("request_id")),  # the provider's id, kept whole
         duration_ms=max(int(duration_ms), 0),
         attempt=min(max(int(attempt), 1), 2**15 - 1),
         error=_clip(redact_text(error), ERROR_MAX_LENGTH),

@@ -489,7 +489,7 @@ class ProviderClient:
             return error
         duration_ms = int((time.monotonic() - started) * 1000)
         body = _parse_json(raw)
-        request_id = redact_text(self.request_id_of(body=body, headers=raw.headers))
+        request_id = self.request_id_of(body=body, headers=raw.headers)
         provider_code = self.provider_code_of(body=body)
         error = self.classify(status_code=raw.status_code, body=body, headers=raw.headers)
         if error is not None and error.retry_after is None:

@@ -110,7 +110,7 @@ AMBIGUOUS_KEYS: frozenset[str] = frozenset({"code"})
 #: against each of them.
 MAX_REGISTERED_SECRETS = 1024
 #: Shorter values are not registered: replacing "abc" everywhere would shred logs.
-MIN_SECRET_LENGTH = 6
+MIN_SECRET_LENGTH = 8
 
 
 def _normalise(key: object) -> str:
@@ -202,8 +202,9 @@ _PAIR = re.compile(
     r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<value>[^\s\"'&,;}\])]+)"
 )
-# App secrets, signatures and SHA-256 hashes of personal data are long hex runs.
-_LONG_HEX = re.compile(r"\b[0-9a-fA-F]{32,}\b")
+# App secrets, signatures and SHA-256 hashes of personal data are long hex runs
+# (40+); provider request ids (about 34) stay readable for support.
+_LONG_HEX = re.compile(r"\b[0-9a-fA-F]{40,}\b")
 
 
 def _redact_pair(match: re.Match[str]) -> str:

@@ -12,6 +12,8 @@ from .models import TikTokAdsConnection
 
 # campaign/get/ allows up to 1000; 100 keeps each page (and each checkpoint) small.
 CAMPAIGN_PAGE_SIZE = 100
+# Deleted campaigns are hidden unless asked for; we keep them, marked by their status.
+ALL_STATUSES = {"secondary_status": "CAMPAIGN_STATUS_ALL"}
 # The Marketing API writes times as "YYYY-MM-DD HH:MM:SS" in UTC.
 PROVIDER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -44,7 +46,10 @@ def fetch_campaigns(*, connection: TikTokAdsConnection, cursor: dict, window: Sy
     if index >= len(advertisers):
         return Page(items=[], next_cursor=None)
     items, page_info = client_for(connection).campaigns_page(
-        advertiser_id=advertisers[index], page=page, page_size=CAMPAIGN_PAGE_SIZE
+        advertiser_id=advertisers[index],
+        page=page,
+        page_size=CAMPAIGN_PAGE_SIZE,
+        filtering=ALL_STATUSES,
     )
     total_pages = int(page_info.get("total_page") or 1)
     if page < total_pages:

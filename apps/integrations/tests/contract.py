@@ -22,12 +22,6 @@ from apps.integrations.http import TokenExpired
 from apps.integrations.models import ConnectionStatus, OAuthState
 from apps.integrations.registry import providers
 from apps.sandbox import generator
-from apps.sandbox.testing import sandbox_fixture
-
-
-@pytest.fixture
-def sandbox(db):
-    yield from sandbox_fixture()
 
 
 def raw_tokens(model, pk: int) -> tuple:

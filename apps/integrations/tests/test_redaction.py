@@ -203,7 +203,7 @@ def test_redact_text_replaces_given_and_registered_secrets():
 
 
 def test_a_secret_containing_another_disappears_whole():
-    assert redact_text("abcdef-123456", secrets=["abcdef", "abcdef-123456"]) == REDACTED
+    assert redact_text("abcdefgh-123456", secrets=["abcdefgh", "abcdefgh-123456"]) == REDACTED
 
 
 def test_redact_text_catches_credential_shapes_nobody_registered():
@@ -235,6 +235,22 @@ def test_redact_text_leaves_ordinary_text_and_error_codes_alone():
     text = "TikTok answered code 40100 (request id 2026112310154), code=40105, page 2 of 7"
     assert redact_text(text) == text
     assert redact_text(None) == ""
+
+
+def test_a_harmless_pair_does_not_hide_the_sensitive_one_after_it():
+    assert redact_text("Error: access_token=abc123secret") == f"Error: access_token={REDACTED}"
+    assert redact_text("see https://x.test/cb?code=AQBx7fG9") == (
+        f"see https://x.test/cb?code={REDACTED}"
+    )
+
+
+def test_long_hex_runs_are_hidden_but_request_ids_stay_readable():
+    ads_token = "3f9c1e7a0b5d4c2e8f6a1b3c5d7e9f0a2b4c6d8e"  # TikTok Ads tokens: 40 hex
+    request_id = "2026112310154001A2B3C4D5E6F7A8B9C0"  # TikTok request ids: 34
+
+    result = redact_text(f"token {ads_token} refused, request id {request_id}")
+
+    assert result == f"token {REDACTED} refused, request id {request_id}"
 
 
 def test_registered_secrets_are_bounded_and_short_values_ignored():

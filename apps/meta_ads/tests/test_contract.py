@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.integrations.tests.contract import ProviderContract, sandbox  # noqa: F401
+from apps.integrations.tests.contract import ProviderContract
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,7 @@
-"""TikTokAdsAdapter: authorization URL, token exchange, test, assets, revoke; and the contract."""
+"""TikTokAdsAdapter: authorization URL, token exchange, test, assets, revoke.
+
+The shared provider contract runs end to end in ``test_contract.py``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from apps.integrations.http import ProviderError, TokenExpired
 from apps.integrations.models import ApiCallLog
 from apps.integrations.registry import providers
 from apps.integrations.testing import load_fixture
-from apps.integrations.tests.contract import ProviderContract, sandbox  # noqa: F401
 from apps.tiktok_ads.models import TikTokAdsConnection
 from apps.tiktok_ads.services import TikTokAdsAdapter
 
@@ -232,15 +234,3 @@ def test_revoking_a_token_tiktok_already_refuses_is_quiet(mocked, connection):
     TikTokAdsAdapter().revoke(connection=connection)
 
     assert len(mocked.calls) == 1
-
-
-# --- the shared provider contract, end to end through the sandbox ---------------------------
-
-
-class TestTikTokAdsContract(ProviderContract):
-    provider_key = "tiktok_ads"
-    sandbox_provider = "tiktok_ads"
-    packs = ("ads_read", "ads_report")
-    test_path = "/oauth2/advertiser/get/"
-    revoke_path = "/oauth2/revoke_token/"
-    token_exchange_path = "/oauth2/access_token/"

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.integrations.http import TokenExpired
-from apps.integrations.tests.contract import ProviderContract, sandbox  # noqa: F401
+from apps.integrations.tests.contract import ProviderContract
 from apps.tiktok_content.client import TikTokContentClient
 
 pytestmark = pytest.mark.django_db
