@@ -176,6 +176,11 @@ class SyncRun(TenantOwnedModel):
                 fields=["product", "connection_id", "kind", "-created_at"],
                 name="syncrun_conn_kind_idx",
             ),
+            # The hub card's "latest run of this connection", whatever its kind.
+            models.Index(
+                fields=["product", "connection_id", "-created_at", "-id"],
+                name="syncrun_conn_latest_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
@@ -152,13 +151,28 @@ def hub_card(*, tenant: Tenant, provider: Provider) -> Card:
     return _cards_for([provider], tenant)[0]
 
 
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of sync runs; no total count, which would cost a scan of the tenant's history."""
+
+    runs: list[SyncRun]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
 def sync_history(
     *, tenant: Tenant, product: str = "", status: str = "", page: int = 1, per_page: int = 50
-) -> Page:
-    """The tenant's sync runs, newest first, filterable: two queries a page."""
+) -> RunsPage:
+    """The tenant's sync runs, newest first, filterable: one query a page."""
     runs = SyncRun.objects.for_tenant(tenant)
     if product:
         runs = runs.filter(product=product)
     if status:
         runs = runs.filter(status=status)
-    return Paginator(runs.order_by("-created_at", "-pk"), per_page).get_page(page)
+    start = (page - 1) * per_page
+    rows = list(runs.order_by("-created_at", "-pk")[start : start + per_page + 1])
+    return RunsPage(runs=rows[:per_page], number=page, has_next=len(rows) > per_page)

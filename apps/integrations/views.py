@@ -68,9 +68,11 @@ def _sync_history_context(request: HttpRequest) -> dict:
         product = ""
     if status not in SyncRun.Status.values:
         status = ""
-    page = sync_history(
-        tenant=request.tenant, product=product, status=status, page=request.GET.get("page") or 1
-    )
+    try:
+        number = max(1, int(request.GET.get("page") or 1))
+    except ValueError:
+        number = 1
+    page = sync_history(tenant=request.tenant, product=product, status=status, page=number)
     return {
         "runs_page": page,
         "filter_product": product,

@@ -45,12 +45,13 @@ def fetch_campaigns(*, connection: TikTokAdsConnection, cursor: dict, window: Sy
     page = int(cursor.get("page", 1))
     if index >= len(advertisers):
         return Page(items=[], next_cursor=None)
-    items, page_info = client_for(connection).campaigns_page(
-        advertiser_id=advertisers[index],
-        page=page,
-        page_size=CAMPAIGN_PAGE_SIZE,
-        filtering=ALL_STATUSES,
-    )
+    with client_for(connection) as client:
+        items, page_info = client.campaigns_page(
+            advertiser_id=advertisers[index],
+            page=page,
+            page_size=CAMPAIGN_PAGE_SIZE,
+            filtering=ALL_STATUSES,
+        )
     total_pages = int(page_info.get("total_page") or 1)
     if page < total_pages:
         next_cursor = {"advertiser": index, "page": page + 1}
