@@ -66,6 +66,15 @@ class Card:
         return scopes.packs_for(self.provider.key)
 
     @property
+    def fold_connect_form(self) -> bool:
+        """Once connected, changing packs is secondary; adding another Meta profile is not."""
+        return bool(self.live_connections) and not self.provider.many_connections
+
+    @property
+    def has_sensitive_packs(self) -> bool:
+        return any(p.sensitive for p in self.packs)
+
+    @property
     def requestable(self) -> bool:
         return scopes.PRODUCTS[self.provider.key].requestable
 
