@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,6 +18,20 @@ def pytest_configure(config):
 
     # Hashing real passwords dominates a suite that logs in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings):
+    """Each test gets its own cache namespace.
+
+    Rate budgets and sandbox faults live in the cache; on Redis (CI's third pass)
+    nothing rolls them back between tests, and flushing a shared Redis is not ours
+    to do. A fresh key prefix per test isolates them without touching other keys.
+    """
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
+        for alias, config in settings.CACHES.items()
+    }
 
 
 @pytest.fixture
