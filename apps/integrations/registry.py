@@ -48,6 +48,9 @@ class Provider:
     adapter_path: str = ""
     #: several connections per tenant (Meta profiles) or one (TikTok products)
     many_connections: bool = False
+    #: dotted path of ``f(*, tenant, connections) -> dict``: product data for its card
+    #: (advertisers, pixels, shops...), in a fixed number of queries; lands in ``card.extra``
+    card_extras_path: str = ""
     order: int = 100
     card_template: str = "integrations/_card.html"
     extra: dict = field(default_factory=dict, compare=False)
@@ -59,6 +62,11 @@ class Provider:
     @cached_property
     def adapter(self) -> ProviderAdapter:
         return import_string(self.adapter_path)()
+
+    def card_extras(self, *, tenant, connections: list) -> dict:
+        if not self.card_extras_path:
+            return {}
+        return import_string(self.card_extras_path)(tenant=tenant, connections=connections)
 
     def missing_settings(self) -> list[str]:
         return [name for name in self.credential_settings if not getattr(settings, name, "")]

@@ -56,6 +56,8 @@ class Card:
     status: str
     missing_settings: list[str]
     connections: list[ConnectionView] = field(default_factory=list)
+    #: what the product's ``card_extras`` hook returned
+    extra: dict = field(default_factory=dict)
 
     @property
     def status_label(self) -> str:
@@ -141,12 +143,14 @@ def _cards_for(providers_list: list[Provider], tenant: Tenant) -> list[Card]:
             )
             for c in rows
         ]
+        live = [c for c in rows if c.is_live]
         cards.append(
             Card(
                 provider=provider,
                 status=_card_status(provider, rows),
                 missing_settings=provider.missing_settings(),
                 connections=views,
+                extra=provider.card_extras(tenant=tenant, connections=live) if live else {},
             )
         )
     return cards
