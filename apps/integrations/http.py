@@ -414,6 +414,11 @@ class ProviderClient:
                 raise error
             if not (repeatable and error.transient and tries < self.max_attempts):
                 raise error
+            if error.retry_after is not None and error.retry_after > self.backoff_max:
+                # The provider asks for longer than a worker should hold a call open
+                # (TikTok's per-minute and per-day limits, Meta's regain-access estimates):
+                # give up now, and let the caller's run resume after the wait.
+                raise error
             self._sleep(self._delay(tries, error))
 
     # --- internals --------------------------------------------------------------------------

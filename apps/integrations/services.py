@@ -33,8 +33,9 @@ logger = logging.getLogger(__name__)
 
 # A refresh holds its lease this long at most; a crashed worker's lease lapses.
 REFRESH_LEASE = timedelta(seconds=60)
-# How long the loser of a refresh race waits for the winner before re-reading anyway.
-REFRESH_WAIT_SECONDS = 15.0
+# How long the loser of a refresh race waits for the winner before re-reading anyway:
+# as long as the lease, which outlasts a token call (5 s connect + 30 s read).
+REFRESH_WAIT_SECONDS = REFRESH_LEASE.total_seconds()
 REFRESH_POLL_SECONDS = 0.1
 # The sweep refreshes access tokens expiring within this window ...
 REFRESH_AHEAD = timedelta(minutes=30)
@@ -398,8 +399,12 @@ def connection_test(*, connection: Connection) -> str:
         raise ConnectError(_("This connection is disconnected."))
     try:
         summary = provider.adapter.test(connection=connection)
-    except (TokenExpired, PermissionDenied) as exc:
+    except TokenExpired as exc:
         _mark(connection, ConnectionStatus.EXPIRED, exc)
+        raise
+    except PermissionDenied as exc:
+        # The token works but lacks a permission: reconnecting with the pack fixes it.
+        _mark(connection, ConnectionStatus.ERROR, exc)
         raise
     except (TransportError, ProviderError) as exc:
         _mark(connection, ConnectionStatus.ERROR, exc)
@@ -463,14 +468,26 @@ def connection_refresh_due_ids(*, provider: Provider) -> list[int]:
 
 
 def connection_mark_expiring(*, provider: Provider) -> int:
-    """Turn connected cards to ``expiring`` when the credential that keeps them alive ends soon."""
-    horizon = timezone.now() + EXPIRING_AHEAD
+    """Turn cards ``expiring`` when the credential that keeps them alive ends soon, and
+    ``expired`` once it has ended (Meta tokens, refresh tokens past their date).
+
+    Returns how many connections changed.
+    """
+    now = timezone.now()
     field = "refresh_expires_at" if provider.adapter.refreshable else "access_expires_at"
-    return (
+    live = provider.model.objects.filter(
+        status__in=[ConnectionStatus.CONNECTED, ConnectionStatus.EXPIRING]
+    )
+    expired = live.filter(**{f"{field}__lte": now}).update(
+        status=ConnectionStatus.EXPIRED,
+        last_error=_("The authorization has ended. Reconnect to continue."),
+    )
+    expiring = (
         provider.model.objects.filter(status=ConnectionStatus.CONNECTED)
-        .filter(**{f"{field}__lte": horizon})
+        .filter(**{f"{field}__lte": now + EXPIRING_AHEAD})
         .update(status=ConnectionStatus.EXPIRING)
     )
+    return expired + expiring
 
 
 __all__ = [

@@ -136,15 +136,18 @@ def test_a_408_is_transient_and_retried(mocked):
     assert len(delays) == 1
 
 
-def test_retry_after_wins_over_backoff_and_is_capped(mocked):
+def test_retry_after_wins_over_backoff_and_a_longer_one_ends_the_call(mocked):
     mocked.get(f"{BASE}/items", status=503, headers={"Retry-After": "7"})
     mocked.get(f"{BASE}/items", status=429, headers={"Retry-After": "3600"})
-    mocked.get(f"{BASE}/items", json={})
     client, delays = make()
 
-    client.request("GET", "/items")
+    # An hour is longer than a worker should hold a call open: raise, let the run resume later.
+    with pytest.raises(RateLimited) as caught:
+        client.request("GET", "/items")
 
-    assert delays == [7.0, client.backoff_max]
+    assert delays == [7.0]
+    assert caught.value.retry_after == 3600
+    assert len(mocked.calls) == 2
 
 
 def test_other_4xx_are_final_and_not_retried(mocked):

@@ -197,3 +197,62 @@ def test_sweep_lists_only_live_connections_expiring_soon(adapter, connection, te
     )
     due = services.connection_refresh_due_ids(provider=providers.get("tiktok_content"))
     assert due == [connection.pk]
+
+
+@pytest.mark.django_db
+def test_a_token_past_its_end_turns_the_card_expired(tenant_a):
+    from apps.meta_ads.models import MetaProfile
+
+    ended = MetaProfile.objects.create(
+        tenant=tenant_a,
+        access_token="t1",
+        external_user_id="1",
+        access_expires_at=timezone.now() - timedelta(minutes=1),
+    )
+    soon = MetaProfile.objects.create(
+        tenant=tenant_a,
+        access_token="t2",
+        external_user_id="2",
+        access_expires_at=timezone.now() + timedelta(days=3),
+    )
+    later = MetaProfile.objects.create(
+        tenant=tenant_a,
+        access_token="t3",
+        external_user_id="3",
+        access_expires_at=timezone.now() + timedelta(days=30),
+    )
+    assert services.connection_mark_expiring(provider=providers.get("meta_ads")) == 2
+    statuses = dict(MetaProfile.objects.values_list("pk", "status"))
+    assert statuses == {ended.pk: "expired", soon.pk: "expiring", later.pk: "connected"}
+    assert "Reconnect" in MetaProfile.objects.get(pk=ended.pk).last_error
+
+
+@pytest.mark.django_db
+def test_a_missing_permission_marks_the_card_error_not_expired(adapter, connection, monkeypatch):
+    from apps.integrations.http import PermissionDenied
+
+    fake = adapter()
+
+    def refuse(*, connection):
+        raise PermissionDenied("scope video.list not authorized", code="scope_not_authorized")
+
+    monkeypatch.setattr(fake, "test", refuse)
+    with pytest.raises(PermissionDenied):
+        services.connection_test(connection=connection)
+    connection.refresh_from_db()
+    assert connection.status == ConnectionStatus.ERROR
+    assert "video.list" in connection.last_error
+
+
+@pytest.mark.django_db
+def test_a_failed_revoke_still_wipes_the_tokens(adapter, connection, monkeypatch):
+    fake = adapter()
+
+    def refuse(*, connection):
+        raise ProviderError("revoke endpoint down", code="500")
+
+    monkeypatch.setattr(fake, "revoke", refuse)
+    services.connection_disconnect(connection=connection)
+    connection.refresh_from_db()
+    assert connection.status == ConnectionStatus.DISCONNECTED
+    assert connection.access_token is None and connection.refresh_token is None

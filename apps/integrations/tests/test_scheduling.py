@@ -63,11 +63,15 @@ def test_sync_sweep_starts_due_kinds_once(tenant_a, monkeypatch):
     monkeypatch.setattr(
         "apps.integrations.scheduling.enqueue", lambda func, *args: queued.append(args)
     )
+    from apps.integrations.sync import sync_kinds
+
     conn = TikTokAdsConnection.objects.create(tenant=tenant_a, access_token="t")
-    assert tasks.sync_sweep() == 1
-    run = SyncRun.objects.get()
-    assert (run.connection_id, run.kind, run.trigger) == (conn.pk, "campaigns", "schedule")
-    assert queued == [(run.pk,)]
+    scheduled = {k.kind for k in sync_kinds.for_product("tiktok_ads") if k.schedule_minutes}
+    assert tasks.sync_sweep() == len(scheduled)
+    runs = list(SyncRun.objects.all())
+    assert {r.kind for r in runs} == scheduled
+    assert {(r.connection_id, r.trigger) for r in runs} == {(conn.pk, "schedule")}
+    assert sorted(queued) == sorted((r.pk,) for r in runs)
     # Not due again until the interval has passed.
     SyncRun.objects.update(status="succeeded")
     assert tasks.sync_sweep() == 0
