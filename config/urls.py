@@ -9,6 +9,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="integrations:hub", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("apps.tenants.urls")),
+    # Before the hub's include, whose ``<slug:product>/...`` patterns would shadow it.
+    path("integrations/tiktok-ads/", include("apps.tiktok_ads.urls")),
     path("integrations/", include("apps.integrations.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from apps.meta_ads.models import MetaProfile
 from apps.tenants.models import Membership
+from apps.tiktok_ads.models import TikTokAd, TikTokAdGroup, TikTokAdsCampaign, TikTokAdsConnection
 from apps.tiktok_content.models import TikTokContentConnection
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,40 @@ def _meta_profile(tenant, make_member):
     return {"product": "meta_ads", "pk": row.pk}
 
 
+def _ads_rows(tenant) -> dict:
+    """A tenant-B TikTok Ads campaign, ad group and ad (one of each, created once per tenant)."""
+    conn, _ = TikTokAdsConnection.objects.get_or_create(
+        tenant=tenant, defaults={"access_token": "b-token"}
+    )
+    common = {"tenant": tenant, "connection": conn, "advertiser_id": "9001"}
+    now = timezone.now()
+    campaign, _ = TikTokAdsCampaign.objects.get_or_create(
+        **common, campaign_id="9100", defaults={"synced_at": now}
+    )
+    adgroup, _ = TikTokAdGroup.objects.get_or_create(
+        **common,
+        campaign_id="9100",
+        adgroup_id="9200",
+        defaults={"synced_at": now, "budget_mode": "BUDGET_MODE_DAY"},
+    )
+    ad, _ = TikTokAd.objects.get_or_create(
+        **common, campaign_id="9100", adgroup_id="9200", ad_id="9300", defaults={"synced_at": now}
+    )
+    return {"campaign": campaign, "adgroup": adgroup, "ad": ad}
+
+
+def _ads_campaign(tenant, make_member):
+    return {"pk": _ads_rows(tenant)["campaign"].pk}
+
+
+def _ads_adgroup(tenant, make_member):
+    return {"pk": _ads_rows(tenant)["adgroup"].pk}
+
+
+def _ads_ad(tenant, make_member):
+    return {"pk": _ads_rows(tenant)["ad"].pk}
+
+
 # url name -> callable(tenant_b, make_member) returning the URL kwargs of a tenant-B object
 OBJECT_FACTORIES = {
     "tenants:change_role": _membership,
@@ -41,6 +77,12 @@ OBJECT_FACTORIES = {
     "integrations:test": _content_connection,
     "integrations:sync": _meta_profile,
     "integrations:disconnect": _content_connection,
+    "tiktok_ads:campaign": _ads_campaign,
+    "tiktok_ads:campaign_status": _ads_campaign,
+    "tiktok_ads:adgroup": _ads_adgroup,
+    "tiktok_ads:adgroup_status": _ads_adgroup,
+    "tiktok_ads:adgroup_budget": _ads_adgroup,
+    "tiktok_ads:ad_status": _ads_ad,
 }
 
 

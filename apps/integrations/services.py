@@ -24,7 +24,7 @@ from apps.tenants.models import Tenant
 from . import scopes
 from .adapters import AuthorizationDenied, RefreshNotSupported, TokenGrant
 from .http import PermissionDenied, ProviderError, TokenExpired, TransportError
-from .models import Connection, ConnectionStatus
+from .models import Connection, ConnectionStatus, SyncRun
 from .oauth import oauth_state_consume, oauth_state_issue
 from .redaction import redact_text
 from .registry import Provider, providers
@@ -152,6 +152,10 @@ def connection_authorize_complete(
         scope_packs=state.scope_packs,
     )
     connection_discover_assets(connection=connection)
+    # The first sync starts at once, so the card fills in without a click.
+    from .scheduling import sync_enqueue_all
+
+    sync_enqueue_all(connection=connection, trigger=SyncRun.Trigger.MANUAL)
     missing = [
         c.pack.key
         for c in scopes.pack_coverage(provider.key, connection.granted_scopes)

@@ -96,3 +96,40 @@ class SandboxConsent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} consent of {self.account_id}"
+
+
+class SandboxAdsOverride(models.Model):
+    """A change an API caller made to a generated TikTok Ads object: status or budget.
+
+    Campaigns, ad groups and ads are regenerated from their seeds on every call
+    (``generator.ads_objects``); these rows are laid over them, so a change made
+    through ``*/status/update/`` or ``adgroup/budget/update/`` shows in later
+    ``*/get/`` calls, in every process. One row per object; a status update and a
+    budget update each write only their own column (and ``modified_at``).
+    """
+
+    class ObjectType(models.TextChoices):
+        CAMPAIGN = "campaign", _("campaign")
+        ADGROUP = "adgroup", _("ad group")
+        AD = "ad", _("ad")
+
+    object_type = models.CharField(max_length=16, choices=ObjectType.choices)
+    object_id = models.CharField(max_length=32)
+    advertiser_id = models.CharField(max_length=32)
+    #: ENABLE, DISABLE or DELETE; empty while only the budget was changed
+    operation_status = models.CharField(max_length=16, blank=True)
+    budget = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    #: becomes the object's ``modify_time``
+    modified_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["object_type", "object_id"], name="sandbox_ads_override_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["advertiser_id"], name="sandbox_ads_override_adv_idx")]
+        verbose_name = _("sandbox TikTok Ads override")
+
+    def __str__(self) -> str:
+        return f"{self.get_object_type_display()} {self.object_id}"

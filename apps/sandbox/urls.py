@@ -28,6 +28,34 @@ urlpatterns = [
     path(f"{_ADS}advertiser/info/", tiktok_ads.advertiser_info, name="tiktok_ads_advertiser_info"),
     path(f"{_ADS}pixel/list/", tiktok_ads.pixel_list, name="tiktok_ads_pixels"),
     path(f"{_ADS}campaign/get/", tiktok_ads.campaign_get, name="tiktok_ads_campaigns"),
+    path(f"{_ADS}adgroup/get/", tiktok_ads.adgroup_get, name="tiktok_ads_adgroups"),
+    path(f"{_ADS}ad/get/", tiktok_ads.ad_get, name="tiktok_ads_ads"),
+    path(
+        f"{_ADS}report/integrated/get/",
+        tiktok_ads.report_integrated_get,
+        name="tiktok_ads_report",
+    ),
+    path(
+        f"{_ADS}dmp/custom_audience/list/",
+        tiktok_ads.custom_audience_list,
+        name="tiktok_ads_audiences",
+    ),
+    path(
+        f"{_ADS}campaign/status/update/",
+        tiktok_ads.campaign_status_update,
+        name="tiktok_ads_campaign_status",
+    ),
+    path(
+        f"{_ADS}adgroup/status/update/",
+        tiktok_ads.adgroup_status_update,
+        name="tiktok_ads_adgroup_status",
+    ),
+    path(f"{_ADS}ad/status/update/", tiktok_ads.ad_status_update, name="tiktok_ads_ad_status"),
+    path(
+        f"{_ADS}adgroup/budget/update/",
+        tiktok_ads.adgroup_budget_update,
+        name="tiktok_ads_adgroup_budget",
+    ),
     # TikTok Shop: authorization link, auth host, Open API host
     path(
         "tiktok-shop/services/open/authorize",

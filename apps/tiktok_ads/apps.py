@@ -12,7 +12,7 @@ class TikTokAdsConfig(AppConfig):
         from apps.integrations.registry import Platform, Provider, providers
         from apps.integrations.sync import sync_kinds
 
-        from .sync import CAMPAIGNS
+        from .sync import SYNC_KINDS
 
         providers.register(
             Provider(
@@ -29,7 +29,10 @@ class TikTokAdsConfig(AppConfig):
                 connection_model="tiktok_ads.TikTokAdsConnection",
                 adapter_path="apps.tiktok_ads.services.TikTokAdsAdapter",
                 callback_path="/integrations/tiktok/callback/",
+                card_template="tiktok_ads/_card.html",
+                card_extras_path="apps.tiktok_ads.selectors.card_extras",
                 order=10,
             )
         )
-        sync_kinds.register(CAMPAIGNS)
+        for sync_kind in SYNC_KINDS:
+            sync_kinds.register(sync_kind)

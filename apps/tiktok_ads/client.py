@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +43,12 @@ REVOKE_TOKEN_PATH = f"{API_PREFIX}/oauth2/revoke_token/"
 ADVERTISER_GET_PATH = f"{API_PREFIX}/oauth2/advertiser/get/"
 ADVERTISER_INFO_PATH = f"{API_PREFIX}/advertiser/info/"
 CAMPAIGN_GET_PATH = f"{API_PREFIX}/campaign/get/"
+ADGROUP_GET_PATH = f"{API_PREFIX}/adgroup/get/"
+AD_GET_PATH = f"{API_PREFIX}/ad/get/"
+REPORT_PATH = f"{API_PREFIX}/report/integrated/get/"
+CUSTOM_AUDIENCE_LIST_PATH = f"{API_PREFIX}/dmp/custom_audience/list/"
+PIXEL_LIST_PATH = f"{API_PREFIX}/pixel/list/"
+ADGROUP_BUDGET_UPDATE_PATH = f"{API_PREFIX}/adgroup/budget/update/"
 
 #: ``code`` 0 is success; 20001 is a partial success whose ``data`` is still usable.
 SUCCESS_CODES: frozenset[int] = frozenset({0, 20001})
@@ -66,8 +74,44 @@ ERRORS: dict[int, type[ProviderError]] = {
 #: 5xxxx: TikTok's server errors, worth retrying later (the docs suggest ~5 minutes).
 SERVER_ERROR_CODES = range(50000, 60000)
 
-#: ``campaign/get/`` and friends accept page sizes 1-1000.
+#: ``campaign/get/``, ``adgroup/get/``, ``ad/get/`` and the report accept page sizes 1-1000.
 MAX_PAGE_SIZE = 1000
+#: ``dmp/custom_audience/list/`` pages hold 1-100 audiences.
+AUDIENCE_MAX_PAGE_SIZE = 100
+#: ``pixel/list/`` pages hold 1-20 pixels.
+PIXEL_MAX_PAGE_SIZE = 20
+
+#: The longest ``start_date``..``end_date`` span (days, both included) the report
+#: accepts, by time dimension (contract §2.4): daily rows 30 days, hourly rows 1 day,
+#: no time dimension 365 days. TikTok refuses longer spans with code 40002.
+REPORT_MAX_DAYS_DAILY = 30
+REPORT_MAX_DAYS_HOURLY = 1
+REPORT_MAX_DAYS_TOTAL = 365
+#: What the daily ad report asks for. ``campaign_id`` and ``adgroup_id`` are
+#: attribute metrics (they come back inside ``metrics``, often as numbers).
+REPORT_METRICS = (
+    "campaign_id",
+    "adgroup_id",
+    "spend",
+    "impressions",
+    "clicks",
+    "conversion",
+    "ctr",
+    "cpc",
+    "cpm",
+)
+REPORT_DATE_FORMAT = "%Y-%m-%d"
+
+#: ``{object_type}/status/update/``: the id list's key and how many ids one call takes.
+#: Campaign and ad calls take 1-20 ids (contract §2.4); ad groups are held to the same
+#: 20, the documented limit of their siblings.
+STATUS_UPDATE_IDS: dict[str, tuple[str, int]] = {
+    "campaign": ("campaign_ids", 20),
+    "adgroup": ("adgroup_ids", 20),
+    "ad": ("ad_ids", 20),
+}
+#: DELETE is left out on purpose: it cannot be undone and the hub does not offer it.
+OPERATION_STATUSES = frozenset({"ENABLE", "DISABLE"})
 #: ``advertiser/info/`` takes at most this many ids per call (code 40011 beyond).
 ADVERTISER_INFO_BATCH = 100
 #: What ``advertiser/info/`` is asked for when the caller names no fields.
@@ -216,7 +260,7 @@ class TikTokAdsClient(ProviderClient):
             rows.extend(dict(row) for row in data.get("list") or [])
         return rows
 
-    # --- campaigns ---------------------------------------------------------------------------
+    # --- campaigns, ad groups, ads ---------------------------------------------------------
 
     def campaigns_page(
         self,
@@ -233,8 +277,77 @@ class TikTokAdsClient(ProviderClient):
         last page is the one where ``page >= total_page``. Deleted campaigns
         only come back with ``filtering={"secondary_status": "CAMPAIGN_STATUS_ALL"}``.
         """
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}.")
+        return self._objects_page(
+            CAMPAIGN_GET_PATH,
+            advertiser_id=advertiser_id,
+            page=page,
+            page_size=page_size,
+            fields=fields,
+            filtering=filtering,
+        )
+
+    def adgroups_page(
+        self,
+        *,
+        advertiser_id: str,
+        page: int = 1,
+        page_size: int = MAX_PAGE_SIZE,
+        fields: Sequence[str] | None = None,
+        filtering: Mapping[str, Any] | None = None,
+    ) -> tuple[list[dict], dict]:
+        """One page of ``adgroup/get/`` and its ``page_info``, like :meth:`campaigns_page`.
+
+        Deleted ad groups only come back with
+        ``filtering={"secondary_status": "ADGROUP_STATUS_ALL"}``.
+        """
+        return self._objects_page(
+            ADGROUP_GET_PATH,
+            advertiser_id=advertiser_id,
+            page=page,
+            page_size=page_size,
+            fields=fields,
+            filtering=filtering,
+        )
+
+    def ads_page(
+        self,
+        *,
+        advertiser_id: str,
+        page: int = 1,
+        page_size: int = MAX_PAGE_SIZE,
+        fields: Sequence[str] | None = None,
+        filtering: Mapping[str, Any] | None = None,
+    ) -> tuple[list[dict], dict]:
+        """One page of ``ad/get/`` and its ``page_info``, like :meth:`campaigns_page`.
+
+        Deleted ads only come back with ``filtering={"secondary_status": "AD_STATUS_ALL"}``.
+        """
+        return self._objects_page(
+            AD_GET_PATH,
+            advertiser_id=advertiser_id,
+            page=page,
+            page_size=page_size,
+            fields=fields,
+            filtering=filtering,
+        )
+
+    def _objects_page(
+        self,
+        path: str,
+        *,
+        advertiser_id: str,
+        page: int,
+        page_size: int,
+        fields: Sequence[str] | None,
+        filtering: Mapping[str, Any] | None,
+        max_page_size: int = MAX_PAGE_SIZE,
+        list_key: str = "list",
+    ) -> tuple[list[dict], dict]:
+        """One page of a ``page``/``page_size`` listing: its rows and ``page_info``."""
+        if not 1 <= page_size <= max_page_size:
+            raise ValueError(f"page_size must be between 1 and {max_page_size}.")
+        if page < 1:
+            raise ValueError("page starts at 1.")
         params: dict[str, Any] = {
             "advertiser_id": str(advertiser_id),
             "page": page,
@@ -244,6 +357,177 @@ class TikTokAdsClient(ProviderClient):
             params["fields"] = list(fields)
         if filtering:
             params["filtering"] = dict(filtering)
-        data = self._data("GET", CAMPAIGN_GET_PATH, params=params)
+        data = self._data("GET", path, params=params)
+        rows = [dict(row) for row in data.get(list_key) or []]
+        return rows, dict(data.get("page_info") or {})
+
+    # --- reports ------------------------------------------------------------------------------
+
+    def report_page(
+        self,
+        *,
+        advertiser_id: str,
+        start_date: date,
+        end_date: date,
+        page: int = 1,
+        page_size: int = MAX_PAGE_SIZE,
+        data_level: str = "AUCTION_AD",
+        dimensions: Sequence[str] = ("ad_id", "stat_time_day"),
+        metrics: Sequence[str] = REPORT_METRICS,
+        filtering: Sequence[Mapping[str, Any]] | None = None,
+    ) -> tuple[list[dict], dict]:
+        """One page of the synchronous ``report/integrated/get/`` (``report_type=BASIC``).
+
+        Rows are ``{"dimensions": {...}, "metrics": {...}}`` exactly as TikTok
+        sends them: metric values are mostly strings, ``"-"`` where there is
+        nothing to report, and attribute metrics (``campaign_id``) may be
+        numbers. Dates are calendar days in the advertiser's time zone, both
+        included. A span TikTok would refuse (more than 30 days for daily
+        rows, see :func:`report_max_days`) raises ValueError before any call.
+        ``filtering`` is the report's list of ``{field_name, filter_type,
+        filter_value}``.
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}.")
+        if page < 1:
+            raise ValueError("page starts at 1.")
+        if end_date < start_date:
+            raise ValueError(f"end_date {end_date} is before start_date {start_date}.")
+        days = (end_date - start_date).days + 1
+        max_days = report_max_days(dimensions)
+        if days > max_days:
+            raise ValueError(
+                f"A report with dimensions {list(dimensions)} spans at most {max_days} day(s); "
+                f"{start_date}..{end_date} is {days}."
+            )
+        params: dict[str, Any] = {
+            "advertiser_id": str(advertiser_id),
+            "report_type": "BASIC",
+            "data_level": data_level,
+            "dimensions": list(dimensions),
+            "metrics": list(metrics),
+            "start_date": start_date.strftime(REPORT_DATE_FORMAT),
+            "end_date": end_date.strftime(REPORT_DATE_FORMAT),
+            "page": page,
+            "page_size": page_size,
+        }
+        if filtering:
+            params["filtering"] = [dict(rule) for rule in filtering]
+        data = self._data("GET", REPORT_PATH, params=params)
         rows = [dict(row) for row in data.get("list") or []]
         return rows, dict(data.get("page_info") or {})
+
+    # --- audiences and pixels -----------------------------------------------------------------
+
+    def audiences_page(
+        self, *, advertiser_id: str, page: int = 1, page_size: int = AUDIENCE_MAX_PAGE_SIZE
+    ) -> tuple[list[dict], dict]:
+        """One page of ``dmp/custom_audience/list/`` (1-100 a page) and its ``page_info``."""
+        return self._objects_page(
+            CUSTOM_AUDIENCE_LIST_PATH,
+            advertiser_id=advertiser_id,
+            page=page,
+            page_size=page_size,
+            fields=None,
+            filtering=None,
+            max_page_size=AUDIENCE_MAX_PAGE_SIZE,
+        )
+
+    def pixels(self, *, advertiser_id: str) -> list[dict]:
+        """Every pixel of the advertiser (``pixel/list/``, 20 a page, every page walked).
+
+        The list lives under ``data.pixels``, not ``data.list``.
+        """
+        rows: list[dict] = []
+        page = 1
+        while True:
+            items, page_info = self._objects_page(
+                PIXEL_LIST_PATH,
+                advertiser_id=advertiser_id,
+                page=page,
+                page_size=PIXEL_MAX_PAGE_SIZE,
+                fields=None,
+                filtering=None,
+                max_page_size=PIXEL_MAX_PAGE_SIZE,
+                list_key="pixels",
+            )
+            rows.extend(items)
+            if not items or page >= int(page_info.get("total_page") or 1):
+                return rows
+            page += 1
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def update_status(
+        self, *, advertiser_id: str, object_type: str, ids: list[str], operation_status: str
+    ) -> dict:
+        """Enable or pause campaigns, ad groups or ads: POST ``{object_type}/status/update/``.
+
+        ``object_type`` is ``"campaign"``, ``"adgroup"`` or ``"ad"``;
+        ``operation_status`` is ``"ENABLE"`` or ``"DISABLE"``. Returns the
+        answer's ``data`` (e.g. ``{"campaign_ids": [...], "status": "DISABLE",
+        "campaign_list": [...]}``). Never repeated: a retry after a lost answer
+        could undo a change someone made in between.
+        """
+        if object_type not in STATUS_UPDATE_IDS:
+            raise ValueError(
+                f"object_type must be one of {sorted(STATUS_UPDATE_IDS)}, not {object_type!r}."
+            )
+        if operation_status not in OPERATION_STATUSES:
+            raise ValueError(
+                f"operation_status must be one of {sorted(OPERATION_STATUSES)}, "
+                f"not {operation_status!r}."
+            )
+        key, max_ids = STATUS_UPDATE_IDS[object_type]
+        id_list = [str(object_id) for object_id in ids]
+        if not 1 <= len(id_list) <= max_ids:
+            raise ValueError(f"{key} takes 1 to {max_ids} ids, not {len(id_list)}.")
+        return self._data(
+            "POST",
+            f"{API_PREFIX}/{object_type}/status/update/",
+            json={
+                "advertiser_id": str(advertiser_id),
+                key: id_list,
+                "operation_status": operation_status,
+            },
+            repeatable=False,
+        )
+
+    def update_adgroup_budget(
+        self, *, advertiser_id: str, adgroup_id: str, budget: Decimal
+    ) -> dict:
+        """Set one ad group's budget: POST ``adgroup/budget/update/``; returns ``data``.
+
+        The budget is in the advertiser's currency, with at most two decimals.
+        TikTok enforces a minimum per currency and budget mode, and answers a
+        lower one with code 40002 (a final :class:`ProviderError`). Never
+        repeated, like :meth:`update_status`.
+        """
+        try:
+            amount = Decimal(str(budget))
+        except InvalidOperation:
+            raise ValueError(f"budget must be an amount, not {budget!r}.") from None
+        if not amount.is_finite() or amount <= 0:
+            raise ValueError(f"budget must be a positive amount, not {budget!r}.")
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValueError(f"budget takes at most two decimals, not {budget!r}.")
+        return self._data(
+            "POST",
+            ADGROUP_BUDGET_UPDATE_PATH,
+            json={
+                "advertiser_id": str(advertiser_id),
+                # A JSON number, as TikTok expects: float() of a two-decimal amount
+                # serialises back to the same digits (12.34 -> 12.34).
+                "budget": [{"adgroup_id": str(adgroup_id), "budget": float(amount)}],
+            },
+            repeatable=False,
+        )
+
+
+def report_max_days(dimensions: Sequence[str]) -> int:
+    """The longest span (days, both ends included) TikTok accepts for these dimensions."""
+    if "stat_time_hour" in dimensions:
+        return REPORT_MAX_DAYS_HOURLY
+    if "stat_time_day" in dimensions:
+        return REPORT_MAX_DAYS_DAILY
+    return REPORT_MAX_DAYS_TOTAL

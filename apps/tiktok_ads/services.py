@@ -19,12 +19,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from apps.integrations.adapters import AuthorizationDenied, ProviderAdapter, TokenGrant
 from apps.integrations.http import ProviderError, TokenExpired
 from apps.integrations.models import Connection
+from apps.integrations.upsert import UpsertResult, bulk_upsert
 
 from .client import TikTokAdsClient
 
@@ -121,7 +123,9 @@ class TikTokAdsAdapter(ProviderAdapter):
 
         The ids come from ``oauth2/advertiser/get/`` (what the token reaches
         now, which changes when the advertiser adds or removes accounts), the
-        details from ``advertiser/info/``.
+        details from ``advertiser/info/``. The advertisers are stored as
+        :class:`~.models.TikTokAdvertiser` rows too, so the tenant admin can
+        pick the active ones before the first sync.
         """
         with client_for(connection) as client:
             reachable = client.advertisers()
@@ -130,9 +134,29 @@ class TikTokAdsAdapter(ProviderAdapter):
                 str(row.get("advertiser_id")): row
                 for row in (client.advertiser_info(advertiser_ids=ids) if ids else [])
             }
-        advertisers = [
-            _advertiser_summary({**row, **details.get(str(row.get("advertiser_id")), {})})
+        merged = [
+            {**row, **details.get(str(row.get("advertiser_id")), {})}
             for row in reachable
             if row.get("advertiser_id")
         ]
-        return {"advertisers": advertisers, "advertiser_ids": ids}
+        advertisers_store(connection=connection, items=merged)
+        return {
+            "advertisers": [_advertiser_summary(row) for row in merged],
+            "advertiser_ids": ids,
+        }
+
+
+def advertisers_store(*, connection: Connection, items: list[dict]) -> UpsertResult:
+    """Upsert advertisers (``advertiser/info/`` records) as the ``advertisers`` sync kind does.
+
+    The tenant admin's ``is_active`` choice is never overwritten: the rows do
+    not carry it, so new advertisers start active and known ones keep theirs.
+    """
+    from .sync import ADVERTISERS, advertiser_rows
+
+    converted = advertiser_rows(connection=connection, items=items, synced_at=timezone.now())
+    return bulk_upsert(
+        model=ADVERTISERS.target_model(),
+        rows=converted.rows,
+        unique_fields=ADVERTISERS.unique_fields,
+    )

@@ -61,3 +61,23 @@ def test_reconnect_with_more_packs_keeps_the_same_row(owner_client, sandbox):
     assert again.pk == first.pk
     assert again.scope_packs == ["content_publish", "content_analytics"]
     assert {"video.publish", "video.list"} <= set(again.granted_scopes)
+
+
+def test_connecting_queues_the_first_sync_of_every_kind(owner_client, sandbox, monkeypatch):
+    from apps.integrations.models import SyncRun
+    from apps.integrations.sync import sync_kinds
+
+    queued = []
+    monkeypatch.setattr(
+        "apps.integrations.scheduling.enqueue", lambda func, *args: queued.append(args)
+    )
+
+    class Ads(ProviderContract):
+        provider_key = sandbox_provider = "tiktok_ads"
+        packs = ("ads_read",)
+
+    conn, _ = Ads().connect(owner_client)
+    kinds = {k.kind for k in sync_kinds.for_product("tiktok_ads")}
+    runs = SyncRun.objects.filter(connection_id=conn.pk, product="tiktok_ads")
+    assert {r.kind for r in runs} == kinds
+    assert sorted(queued) == sorted((r.pk,) for r in runs)

@@ -1,8 +1,11 @@
-"""TikTokAdsClient: what goes on the wire, one test per row of the error table, pagination."""
+"""TikTokAdsClient: what goes on the wire, one test per row of the error table, pagination,
+reports, and the actions (never repeated, every error class typed)."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,9 +24,11 @@ from apps.integrations.models import ApiCallLog
 from apps.integrations.testing import load_fixture
 from apps.tiktok_ads.client import (
     ERRORS,
+    REPORT_METRICS,
     SERVER_ERROR_CODES,
     SUCCESS_CODES,
     TikTokAdsClient,
+    report_max_days,
 )
 
 pytestmark = pytest.mark.django_db
@@ -345,3 +350,374 @@ def test_the_token_never_travels_in_a_url_nor_lands_in_the_log(mocked, caplog):
     }
     assert TOKEN not in caplog.text
     assert APP_SECRET not in caplog.text
+
+
+# --- ad groups and ads ---------------------------------------------------------------------------
+
+
+def test_adgroups_page_asks_for_every_status_and_parses_page_info(mocked):
+    mocked.get(f"{API}/adgroup/get/", json=fixture("adgroup_get__page1"))
+    mocked.get(f"{API}/adgroup/get/", json=fixture("adgroup_get__page2"))
+    client, _delays = client_with_token()
+
+    first, first_info = client.adgroups_page(
+        advertiser_id=A1, page=1, page_size=2, filtering={"secondary_status": "ADGROUP_STATUS_ALL"}
+    )
+    second, second_info = client.adgroups_page(advertiser_id=A1, page=2, page_size=2)
+
+    assert [row["adgroup_id"] for row in first + second] == [
+        "1791234567800001",
+        "1791234567800002",
+        "1791234567800003",
+    ]
+    assert second[0]["secondary_status"] == "ADGROUP_STATUS_DELETE"
+    assert first_info["total_page"] == second_info["page"] == 2
+    query = query_of(mocked.calls[0])
+    assert (query["advertiser_id"], query["page"], query["page_size"]) == (A1, "1", "2")
+    assert json.loads(query["filtering"]) == {"secondary_status": "ADGROUP_STATUS_ALL"}
+
+
+def test_ads_page_reads_ad_get(mocked):
+    mocked.get(f"{API}/ad/get/", json=fixture("ad_get__page1"))
+    client, _delays = client_with_token()
+
+    rows, page_info = client.ads_page(
+        advertiser_id=A1, filtering={"secondary_status": "AD_STATUS_ALL"}
+    )
+
+    assert [row["ad_id"] for row in rows] == ["1801234567890001", "1801234567890002"]
+    assert page_info["total_page"] == 1
+    query = query_of(mocked.calls[0])
+    assert query["page_size"] == "1000"
+    assert json.loads(query["filtering"]) == {"secondary_status": "AD_STATUS_ALL"}
+
+
+@pytest.mark.parametrize("method", ["adgroups_page", "ads_page"])
+def test_object_pages_refuse_page_sizes_tiktok_would_refuse(method):
+    with pytest.raises(ValueError, match="between 1 and 1000"):
+        getattr(TikTokAdsClient(), method)(advertiser_id=A1, page_size=0)
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def test_report_page_sends_arrays_as_json_and_dates_as_days(mocked):
+    mocked.get(f"{API}/report/integrated/get/", json=fixture("report_integrated_get__daily_page1"))
+    client, _delays = client_with_token()
+
+    rows, page_info = client.report_page(
+        advertiser_id=A1,
+        start_date=date(2026, 11, 20),
+        end_date=date(2026, 11, 21),
+        page=1,
+        page_size=3,
+        filtering=[
+            {"field_name": "ad_status", "filter_type": "IN", "filter_value": '["STATUS_ALL"]'}
+        ],
+    )
+
+    assert len(rows) == 3
+    assert rows[0]["metrics"]["spend"] == "20.00"  # untouched: the sync parses
+    assert page_info == {"page": 1, "page_size": 3, "total_number": 5, "total_page": 2}
+    query = query_of(mocked.calls[0])
+    assert query["advertiser_id"] == A1
+    assert query["report_type"] == "BASIC"
+    assert query["data_level"] == "AUCTION_AD"
+    assert json.loads(query["dimensions"]) == ["ad_id", "stat_time_day"]
+    assert json.loads(query["metrics"]) == list(REPORT_METRICS)
+    assert (query["start_date"], query["end_date"]) == ("2026-11-20", "2026-11-21")
+    assert (query["page"], query["page_size"]) == ("1", "3")
+    assert json.loads(query["filtering"]) == [
+        {"field_name": "ad_status", "filter_type": "IN", "filter_value": '["STATUS_ALL"]'}
+    ]
+    assert mocked.calls[0].request.headers["Access-Token"] == TOKEN
+
+
+def test_report_page_of_30_days_is_allowed_and_31_is_refused_before_any_call(mocked):
+    mocked.get(f"{API}/report/integrated/get/", json=fixture("report_integrated_get__no_data"))
+    client, _delays = client_with_token()
+
+    rows, page_info = client.report_page(
+        advertiser_id=A1, start_date=date(2026, 1, 1), end_date=date(2026, 1, 30)
+    )
+    assert rows == [] and page_info["total_page"] == 0
+
+    with pytest.raises(ValueError, match="at most 30 day"):
+        client.report_page(
+            advertiser_id=A1, start_date=date(2026, 1, 1), end_date=date(2026, 1, 31)
+        )
+    with pytest.raises(ValueError, match="at most 1 day"):
+        client.report_page(
+            advertiser_id=A1,
+            start_date=date(2026, 1, 1),
+            end_date=date(2026, 1, 2),
+            dimensions=("ad_id", "stat_time_hour"),
+        )
+    with pytest.raises(ValueError, match="before start_date"):
+        client.report_page(advertiser_id=A1, start_date=date(2026, 1, 2), end_date=date(2026, 1, 1))
+    assert len(mocked.calls) == 1
+
+
+def test_report_max_days_follows_the_time_dimension():
+    assert report_max_days(("ad_id", "stat_time_day")) == 30
+    assert report_max_days(("ad_id", "stat_time_hour")) == 1
+    assert report_max_days(("campaign_id",)) == 365
+
+
+def test_tiktoks_own_span_refusal_is_a_final_provider_error(mocked):
+    """Should a long span get through anyway, TikTok's 40002 is final: no retry."""
+    body = fixture("report_integrated_get__span_too_long")
+    mocked.get(f"{API}/report/integrated/get/", json=body)
+    client, delays = client_with_token()
+
+    with pytest.raises(ProviderError) as caught:
+        client.report_page(advertiser_id=A1, start_date=date(2026, 1, 1), end_date=date(2026, 1, 5))
+
+    assert type(caught.value) is ProviderError
+    assert caught.value.code == "40002"
+    assert not caught.value.transient
+    assert len(mocked.calls) == 1 and delays == []
+
+
+def test_a_throttled_report_page_is_retried(mocked):
+    mocked.get(f"{API}/report/integrated/get/", json=fixture("report_integrated_get__rate_limited"))
+    mocked.get(f"{API}/report/integrated/get/", json=fixture("report_integrated_get__daily_page2"))
+    client, delays = client_with_token()
+
+    rows, _info = client.report_page(
+        advertiser_id=A1, start_date=date(2026, 11, 20), end_date=date(2026, 11, 21), page=2
+    )
+
+    assert len(rows) == 2
+    assert len(mocked.calls) == 2 and len(delays) == 1
+
+
+# --- audiences and pixels ---------------------------------------------------------------------
+
+
+def test_audiences_page_reads_the_custom_audience_list(mocked):
+    mocked.get(f"{API}/dmp/custom_audience/list/", json=fixture("custom_audience_list__page1"))
+    client, _delays = client_with_token()
+
+    rows, page_info = client.audiences_page(advertiser_id=A1)
+
+    assert [row["audience_id"] for row in rows] == ["123456789", "123456790"]
+    assert page_info["total_page"] == 1
+    query = query_of(mocked.calls[0])
+    assert (query["advertiser_id"], query["page"], query["page_size"]) == (A1, "1", "100")
+
+
+def test_audiences_page_takes_at_most_100():
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        TikTokAdsClient().audiences_page(advertiser_id=A1, page_size=101)
+
+
+def test_pixels_reads_data_pixels(mocked):
+    mocked.get(f"{API}/pixel/list/", json=fixture("pixel_list__success"))
+    client, _delays = client_with_token()
+
+    pixels = client.pixels(advertiser_id=A1)
+
+    assert [p["pixel_code"] for p in pixels] == [
+        "CB9N1C3RC77U0EEQTPV0",
+        "CC0K2QJC77UAAP9A9EOG",
+        "CD7OPQRST12UVWXYZ345",
+    ]
+    query = query_of(mocked.calls[0])
+    assert (query["advertiser_id"], query["page"], query["page_size"]) == (A1, "1", "20")
+
+
+def test_pixels_walks_every_page_of_20(mocked):
+    mocked.get(f"{API}/pixel/list/", json=fixture("pixel_list__page1"))
+    mocked.get(f"{API}/pixel/list/", json=fixture("pixel_list__page2"))
+    client, _delays = client_with_token()
+
+    pixels = client.pixels(advertiser_id=A1)
+
+    assert len(pixels) == 22
+    assert len({p["pixel_id"] for p in pixels}) == 22
+    assert [query_of(call)["page"] for call in mocked.calls] == ["1", "2"]
+    assert {query_of(call)["page_size"] for call in mocked.calls} == {"20"}
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("object_type", "key", "operation_status"),
+    [
+        ("campaign", "campaign_ids", "DISABLE"),
+        ("adgroup", "adgroup_ids", "ENABLE"),
+        ("ad", "ad_ids", "DISABLE"),
+    ],
+)
+def test_update_status_posts_json_to_the_objects_endpoint(
+    mocked, object_type, key, operation_status
+):
+    body = fixture(f"{object_type}_status_update__success")
+    ids = body["data"][key]
+    mocked.post(
+        f"{API}/{object_type}/status/update/",
+        json=body,
+        match=[
+            matchers.json_params_matcher(
+                {"advertiser_id": A1, key: ids, "operation_status": operation_status}
+            ),
+            matchers.header_matcher({"Access-Token": TOKEN}),
+        ],
+    )
+    client, _delays = client_with_token()
+
+    data = client.update_status(
+        advertiser_id=A1, object_type=object_type, ids=ids, operation_status=operation_status
+    )
+
+    assert data == body["data"]
+    assert mocked.calls[0].request.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"object_type": "creative", "ids": ["1"], "operation_status": "ENABLE"}, "object_type"),
+        ({"object_type": "ad", "ids": ["1"], "operation_status": "DELETE"}, "operation_status"),
+        ({"object_type": "ad", "ids": [], "operation_status": "ENABLE"}, "1 to 20"),
+        (
+            {
+                "object_type": "campaign",
+                "ids": [str(n) for n in range(21)],
+                "operation_status": "ENABLE",
+            },
+            "1 to 20",
+        ),
+    ],
+)
+def test_update_status_refuses_what_tiktok_would_refuse_before_calling(mocked, kwargs, message):
+    client, _delays = client_with_token()
+    with pytest.raises(ValueError, match=message):
+        client.update_status(advertiser_id=A1, **kwargs)
+    assert len(mocked.calls) == 0
+
+
+def test_update_adgroup_budget_posts_the_budget_list(mocked):
+    mocked.post(
+        f"{API}/adgroup/budget/update/",
+        json=fixture("adgroup_budget_update__success"),
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "advertiser_id": A1,
+                    "budget": [{"adgroup_id": "1791234567800001", "budget": 150.5}],
+                }
+            )
+        ],
+    )
+    client, _delays = client_with_token()
+
+    data = client.update_adgroup_budget(
+        advertiser_id=A1, adgroup_id="1791234567800001", budget=Decimal("150.50")
+    )
+
+    assert data == {}
+    assert '"budget":150.5' in mocked.calls[0].request.body.decode()
+
+
+@pytest.mark.parametrize("budget", [Decimal("0"), Decimal("-5"), Decimal("10.005"), Decimal("NaN")])
+def test_update_adgroup_budget_refuses_impossible_amounts(mocked, budget):
+    client, _delays = client_with_token()
+    with pytest.raises(ValueError, match="budget"):
+        client.update_adgroup_budget(advertiser_id=A1, adgroup_id="1", budget=budget)
+    assert len(mocked.calls) == 0
+
+
+def test_a_budget_below_tiktoks_minimum_is_a_final_provider_error(mocked):
+    body = fixture("adgroup_budget_update__below_minimum")
+    mocked.post(f"{API}/adgroup/budget/update/", json=body)
+    client, delays = client_with_token()
+
+    with pytest.raises(ProviderError) as caught:
+        client.update_adgroup_budget(advertiser_id=A1, adgroup_id="1", budget=Decimal("5"))
+
+    assert type(caught.value) is ProviderError
+    assert caught.value.code == "40002"
+    assert caught.value.message == body["message"]
+    assert caught.value.request_id == body["request_id"]
+    assert len(mocked.calls) == 1 and delays == []
+
+
+def test_a_deleted_campaigns_status_cannot_change(mocked):
+    body = fixture("campaign_status_update__deleted_campaign")
+    mocked.post(f"{API}/campaign/status/update/", json=body)
+    client, _delays = client_with_token()
+
+    with pytest.raises(ProviderError) as caught:
+        client.update_status(
+            advertiser_id=A1, object_type="campaign", ids=["1"], operation_status="ENABLE"
+        )
+
+    assert caught.value.code == "40002"
+
+
+ACTIONS = {
+    "campaign_status_update": (
+        "campaign/status/update/",
+        lambda client: client.update_status(
+            advertiser_id=A1,
+            object_type="campaign",
+            ids=["1801234567800001"],
+            operation_status="DISABLE",
+        ),
+    ),
+    "adgroup_budget_update": (
+        "adgroup/budget/update/",
+        lambda client: client.update_adgroup_budget(
+            advertiser_id=A1, adgroup_id="1791234567800001", budget=Decimal("100")
+        ),
+    ),
+}
+ACTION_ERRORS = [
+    ("access_token_invalid", 200, TokenExpired, False),
+    ("no_permission", 200, PermissionDenied, False),
+    ("rate_limited", 200, RateLimited, True),
+    ("server_error", 200, ProviderError, True),
+    ("server_error", 500, ProviderError, True),
+]
+
+
+@pytest.mark.parametrize("endpoint", sorted(ACTIONS))
+@pytest.mark.parametrize(("variant", "status", "error_class", "transient"), ACTION_ERRORS)
+def test_action_errors_are_typed_and_never_retried(
+    mocked, endpoint, variant, status, error_class, transient
+):
+    """Each error class of the table, on each action: typed, and sent exactly once.
+
+    Actions are not repeatable: even a throttle or a server error, which a
+    read would retry, is handed back to the caller, since the first attempt
+    may have taken effect.
+    """
+    path, call = ACTIONS[endpoint]
+    body = fixture(f"{endpoint}__{variant}")
+    mocked.post(f"{API}/{path}", json=body, status=status)
+    client, delays = client_with_token()
+
+    with pytest.raises(ProviderError) as caught:
+        call(client)
+
+    assert type(caught.value) is error_class
+    assert caught.value.transient is transient
+    assert caught.value.code == str(body["code"])
+    assert caught.value.request_id == body["request_id"]
+    assert len(mocked.calls) == 1
+    assert delays == []
+
+
+@pytest.mark.parametrize("endpoint", sorted(ACTIONS))
+def test_an_action_that_times_out_is_not_repeated(mocked, endpoint):
+    path, call = ACTIONS[endpoint]
+    mocked.post(f"{API}/{path}", body=requests.exceptions.ReadTimeout("slow"))
+    client, _delays = client_with_token()
+
+    with pytest.raises(TransportError):
+        call(client)
+
+    assert len(mocked.calls) == 1
