@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import scheduling, services
 from .http import ProviderError
-from .models import ApiCallLog, OAuthState, SyncRun
+from .models import ApiCallLog, AuditEntry, OAuthState, SyncRun
 
 TOKEN_FIELDS = ("access_token", "refresh_token")
 
@@ -168,3 +168,21 @@ class OAuthStateAdmin(ReadOnlyAdmin):
     list_filter = ["product"]
     list_select_related = ["tenant", "user"]
     exclude = ["state_hash", "pkce_verifier"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "tenant",
+        "user",
+        "product",
+        "action",
+        "object_type",
+        "object_id",
+        "outcome",
+    ]
+    list_filter = ["product", "action", "outcome"]
+    list_select_related = ["tenant", "user"]
+    search_fields = ["object_id", "tenant__slug", "user__username", "error"]
+    date_hierarchy = "created_at"

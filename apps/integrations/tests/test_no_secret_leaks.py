@@ -140,6 +140,7 @@ def test_admin_screens_show_no_token(owner_client, sandbox, admin_user):
         "/admin/integrations/apicalllog/",
         "/admin/integrations/oauthstate/",
         "/admin/integrations/syncrun/",
+        "/admin/integrations/auditentry/",
     ]
     for url in pages:
         response = staff.get(url)
