@@ -196,6 +196,9 @@ INSTALLED_APPS = [
     "apps.tiktok_shop",
     "apps.tiktok_content",
     "apps.meta_ads",
+    "apps.catalog",
+    "apps.leads",
+    "apps.webhooks",
 ]
 if INTEGRATIONS_SANDBOX:
     INSTALLED_APPS.append("apps.sandbox")
@@ -284,6 +287,15 @@ if Q_BROKER == "redis":
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env.float("Q_POLL", default=0.5)
+
+# --- Webhook inbox ----------------------------------------------------------------
+# Events a drain task claims at once; how often one process may queue a drain;
+# how long a drain keeps polling after its last event (longer than the kick
+# interval, so no event waits for the minute sweep); attempts before `failed`.
+WEBHOOKS_DRAIN_BATCH = env.int("WEBHOOKS_DRAIN_BATCH", default=200)
+WEBHOOKS_DRAIN_KICK_INTERVAL = env.float("WEBHOOKS_DRAIN_KICK_INTERVAL", default=1.0)
+WEBHOOKS_DRAIN_LINGER = env.float("WEBHOOKS_DRAIN_LINGER", default=2.0)
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
 
 # --- Auth, i18n, static ---------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -11,7 +11,12 @@ urlpatterns = [
     path("accounts/", include("apps.tenants.urls")),
     # Before the hub's include, whose ``<slug:product>/...`` patterns would shadow it.
     path("integrations/tiktok-ads/", include("apps.tiktok_ads.urls")),
+    path("integrations/tiktok-shop/", include("apps.tiktok_shop.urls")),
+    path("integrations/tiktok-content/", include("apps.tiktok_content.urls")),
+    path("integrations/meta-ads/", include("apps.meta_ads.urls")),
     path("integrations/", include("apps.integrations.urls")),
+    path("leads/", include("apps.leads.urls")),
+    path("webhooks/", include("apps.webhooks.urls")),
     path("admin/", admin.site.urls),
 ]
 

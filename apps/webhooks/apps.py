@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WebhooksConfig(AppConfig):
+    name = "apps.webhooks"
+    label = "webhooks"
+    verbose_name = _("Webhooks inbox")
+
+    def ready(self) -> None:
+        from apps.integrations.scheduling import PeriodicTask, schedules
+
+        schedules.register(
+            PeriodicTask(name="webhooks: sweep", func="apps.webhooks.tasks.sweep", minutes=1)
+        )

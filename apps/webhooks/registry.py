@@ -1,0 +1,93 @@
+"""Where product apps plug into the webhook inbox.
+
+A product app registers, in its ``AppConfig.ready()`` (from its ``webhooks.py``):
+
+- one :class:`WebhookSource` per URL (``/webhooks/<key>/``): how to verify a
+  delivery over its raw body and how to split the body into events, each with
+  a stable id so a redelivery is stored once;
+- a handler per event type: a dotted path to ``handler(event)`` that the drain
+  task calls with one :class:`~apps.webhooks.models.WebhookEvent`.
+
+The inbox itself never names a product. A handler that cannot tell which
+tenant an event belongs to raises :class:`UnknownAccount`: the event is kept
+and flagged ``unroutable``, never processed. Any other exception is a failure
+to retry with backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from .models import WebhookEvent
+
+
+class UnknownAccount(Exception):
+    """The event names an account (shop, phone number, ...) no tenant has connected."""
+
+
+class InvalidPayload(ValueError):
+    """A correctly signed body that cannot be split into events (answered 400)."""
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """One event taken out of a verified delivery body."""
+
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    #: the provider's account the event is about (shop id, phone number id, ...)
+    account_ref: str = ""
+    #: when the provider says the event happened, if it says
+    occurred_at: Any = None
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """One webhook endpoint: ``/webhooks/<key>/``.
+
+    ``verify(request, body)`` must compare signatures in constant time
+    (``hmac.compare_digest``) over the raw ``body`` bytes and return False for
+    a missing or wrong signature. ``split(body)`` returns the events of a
+    verified body or raises :class:`InvalidPayload`. ``handshake(request)``,
+    when set, answers GET (Meta's subscription verification).
+    """
+
+    key: str
+    label: str
+    verify: Callable[[HttpRequest, bytes], bool]
+    split: Callable[[bytes], list[IncomingEvent]]
+    handshake: Callable[[HttpRequest], HttpResponse] | None = None
+
+
+@dataclass
+class WebhookRegistry:
+    _sources: dict[str, WebhookSource] = field(default_factory=dict)
+    _handlers: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def register_source(self, source: WebhookSource) -> WebhookSource:
+        self._sources[source.key] = source
+        return source
+
+    def register_handler(self, source_key: str, event_type: str, handler_path: str) -> None:
+        """``handler_path`` is a dotted path to ``handler(event: WebhookEvent) -> None``."""
+        self._handlers[(source_key, event_type)] = handler_path
+
+    def source(self, key: str) -> WebhookSource | None:
+        return self._sources.get(key)
+
+    def sources(self) -> list[WebhookSource]:
+        return list(self._sources.values())
+
+    def handler(self, source_key: str, event_type: str) -> Callable[[WebhookEvent], None] | None:
+        path = self._handlers.get((source_key, event_type))
+        return import_string(path) if path else None
+
+
+webhooks = WebhookRegistry()
