@@ -56,7 +56,8 @@ class WebhookSource:
     (``hmac.compare_digest``) over the raw ``body`` bytes and return False for
     a missing or wrong signature. ``split(body)`` returns the events of a
     verified body or raises :class:`InvalidPayload`. ``handshake(request)``,
-    when set, answers GET (Meta's subscription verification).
+    when set, answers GET (Meta's subscription verification). A ``routed``
+    source is also served at ``/webhooks/<key>/<route_key>/``.
     """
 
     key: str
@@ -64,6 +65,9 @@ class WebhookSource:
     verify: Callable[[HttpRequest, bytes], bool]
     split: Callable[[bytes], list[IncomingEvent]]
     handshake: Callable[[HttpRequest], HttpResponse] | None = None
+    #: served also at ``/webhooks/<key>/<route_key>/``: a per-tenant URL token that
+    #: becomes the events' ``account_ref`` (and ``request.resolver_match.kwargs``)
+    routed: bool = False
 
 
 @dataclass

@@ -114,3 +114,29 @@ def test_csrf_does_not_apply_to_webhooks(test_source, post_events, client):
     client.handler.enforce_csrf_checks = True
 
     assert post_events([{"id": "e1", "type": "ok"}]).status_code == 200
+
+
+def test_routed_url_sets_the_account_of_its_events(test_source, client, monkeypatch):
+    from dataclasses import replace
+
+    from apps.webhooks.registry import webhooks as registry
+
+    from .conftest import sign
+
+    monkeypatch.setitem(registry._sources, "test-source", replace(test_source, routed=True))
+    body = b'{"events": [{"id": "e1", "type": "ok"}]}'
+    response = client.post(
+        "/webhooks/test-source/tenant-token-123/", data=body, content_type="application/json",
+        HTTP_X_TEST_SIGNATURE=sign(body),
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().account_ref == "tenant-token-123"
+
+
+def test_routed_url_is_404_for_a_source_that_does_not_opt_in(test_source, post_events, client):
+    response = client.post(
+        "/webhooks/test-source/anything/", data=b"{}", content_type="application/json"
+    )
+
+    assert response.status_code == 404
