@@ -296,6 +296,8 @@ WEBHOOKS_DRAIN_BATCH = env.int("WEBHOOKS_DRAIN_BATCH", default=200)
 WEBHOOKS_DRAIN_KICK_INTERVAL = env.float("WEBHOOKS_DRAIN_KICK_INTERVAL", default=1.0)
 WEBHOOKS_DRAIN_LINGER = env.float("WEBHOOKS_DRAIN_LINGER", default=2.0)
 WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
+# Deliveries larger than this are refused (413) before their body is read.
+WEBHOOKS_MAX_BODY = env.int("WEBHOOKS_MAX_BODY", default=1024 * 1024)
 
 # --- Auth, i18n, static ---------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .registry import InvalidPayload, webhooks
 from .services import drain_kicker, events_store
+
+
+def _refuse_before_reading(request: HttpRequest) -> HttpResponse | None:
+    """413 for a body over ``WEBHOOKS_MAX_BODY`` and 415 for a non-JSON one, unread."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return JsonResponse({"error": "invalid Content-Length"}, status=400)
+    if length > settings.WEBHOOKS_MAX_BODY:
+        return JsonResponse({"error": "body too large"}, status=413)
+    if request.content_type != "application/json":
+        return JsonResponse({"error": "expected application/json"}, status=415)
+    return None
 
 
 @csrf_exempt
@@ -27,6 +41,9 @@ def receive(request: HttpRequest, source_key: str, route_key: str = "") -> HttpR
         return source.handshake(request)
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "POST"})
+    refusal = _refuse_before_reading(request)
+    if refusal is not None:
+        return refusal
     body = request.body
     if not source.verify(request, body):
         return JsonResponse({"error": "invalid signature"}, status=401)

@@ -140,3 +140,43 @@ def test_routed_url_is_404_for_a_source_that_does_not_opt_in(test_source, post_e
     )
 
     assert response.status_code == 404
+
+
+def test_oversized_body_is_413_before_it_is_read(test_source, client, settings):
+    settings.WEBHOOKS_MAX_BODY = 100
+    body = b'{"events": [{"id": "e1", "type": "ok", "pad": "' + b"x" * 200 + b'"}]}'
+    from .conftest import sign
+
+    response = client.post(
+        "/webhooks/test-source/", data=body, content_type="application/json",
+        HTTP_X_TEST_SIGNATURE=sign(body),
+    )  # fmt: skip
+
+    assert response.status_code == 413
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_non_json_content_type_is_415(test_source, client, content_type):
+    from .conftest import sign
+
+    body = b'{"events": [{"id": "e1", "type": "ok"}]}'
+    response = client.post(
+        "/webhooks/test-source/", data=body, content_type=content_type,
+        HTTP_X_TEST_SIGNATURE=sign(body),
+    )  # fmt: skip
+
+    assert response.status_code == 415
+    assert not WebhookEvent.objects.exists()
+
+
+def test_json_with_charset_is_accepted(test_source, client):
+    from .conftest import sign
+
+    body = b'{"events": [{"id": "e1", "type": "ok"}]}'
+    response = client.post(
+        "/webhooks/test-source/", data=body, content_type="application/json; charset=utf-8",
+        HTTP_X_TEST_SIGNATURE=sign(body),
+    )  # fmt: skip
+
+    assert response.status_code == 200
