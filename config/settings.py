@@ -306,6 +306,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins allowed per account and per client address within the window
+# (seconds) before the login form refuses; TRUSTED_PROXY_HEADER (e.g.
+# HTTP_X_FORWARDED_FOR) only behind a proxy that sets it.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="")
 LOGIN_URL = "tenants:login"
 LOGIN_REDIRECT_URL = "integrations:hub"
 LOGOUT_REDIRECT_URL = "tenants:login"
