@@ -204,6 +204,7 @@ if INTEGRATIONS_SANDBOX:
     INSTALLED_APPS.append("apps.sandbox")
 
 MIDDLEWARE = [
+    "apps.integrations.observability.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -355,19 +356,28 @@ if PRODUCTION:
 
 # --- Logging --------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# /metrics (Prometheus text) answers with `Authorization: Bearer $METRICS_TOKEN`;
+# without a token it is open only with DEBUG on.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# ``json`` (one object per line, the production default) or ``plain``.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s %(message)s"},
+        "json": {"()": "apps.integrations.observability.JsonFormatter"},
     },
-    # Defence in depth: known secrets and credential-shaped text never reach the output.
-    "filters": {"redact": {"()": "apps.integrations.redaction.RedactingFilter"}},
+    "filters": {
+        # Defence in depth: known secrets and credential-shaped text never reach the output.
+        "redact": {"()": "apps.integrations.redaction.RedactingFilter"},
+        "correlation": {"()": "apps.integrations.observability.CorrelationFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact", "correlation"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -3,17 +3,20 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from apps.integrations.metrics import metrics_view
 from apps.integrations.views import healthz
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="integrations:hub", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/", include("apps.tenants.urls")),
     # Before the hub's include, whose ``<slug:product>/...`` patterns would shadow it.
     path("integrations/tiktok-ads/", include("apps.tiktok_ads.urls")),
     path("integrations/tiktok-shop/", include("apps.tiktok_shop.urls")),
     path("integrations/tiktok-content/", include("apps.tiktok_content.urls")),
     path("integrations/meta-ads/", include("apps.meta_ads.urls")),
+    path("catalog/", include("apps.catalog.urls")),
     path("integrations/", include("apps.integrations.urls")),
     path("leads/", include("apps.leads.urls")),
     path("webhooks/", include("apps.webhooks.urls")),

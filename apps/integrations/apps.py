@@ -22,3 +22,10 @@ class IntegrationsConfig(AppConfig):
         ):
             schedules.register(task)
         post_migrate.connect(schedules_install, sender=self)
+
+        from django_q.signals import pre_enqueue, pre_execute
+
+        from .observability import task_pre_enqueue, task_pre_execute
+
+        pre_enqueue.connect(task_pre_enqueue, dispatch_uid="correlation-enqueue")
+        pre_execute.connect(task_pre_execute, dispatch_uid="correlation-execute")

@@ -24,7 +24,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         "processed_at",
     ]
     list_filter = ["status", "source", "event_type"]
-    search_fields = ["event_id", "account_ref"]
+    search_fields = ["event_id", "account_ref", "correlation_id"]
     list_select_related = ["tenant"]
     date_hierarchy = "received_at"
     actions = ["replay"]

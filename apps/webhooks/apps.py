@@ -8,7 +8,10 @@ class WebhooksConfig(AppConfig):
     verbose_name = _("Webhooks inbox")
 
     def ready(self) -> None:
+        from apps.integrations.metrics import collectors
         from apps.integrations.scheduling import PeriodicTask, schedules
+
+        collectors.register("apps.webhooks.metrics.collect")
 
         schedules.register(
             PeriodicTask(name="webhooks: sweep", func="apps.webhooks.tasks.sweep", minutes=1)

@@ -43,6 +43,8 @@ class WebhookEvent(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     occurred_at = models.DateTimeField(_("occurred at"), null=True, blank=True)
+    #: the delivery request's correlation id, restored while the event is handled
+    correlation_id = models.CharField(_("correlation id"), max_length=64, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from apps.integrations.observability import correlated, correlation_id
 from apps.integrations.redaction import redact_text
 
 from .models import WebhookEvent
@@ -46,6 +47,7 @@ Status = WebhookEvent.Status
 
 def events_store(*, source_key: str, incoming: Iterable[IncomingEvent]) -> int:
     """Insert the events of one delivery; the ones already stored are skipped."""
+    cid = correlation_id()
     rows = [
         WebhookEvent(
             source=source_key,
@@ -54,6 +56,7 @@ def events_store(*, source_key: str, incoming: Iterable[IncomingEvent]) -> int:
             account_ref=str(item.account_ref or "")[:255],
             payload=item.payload,
             occurred_at=item.occurred_at,
+            correlation_id=cid,
         )
         for item in incoming
     ]
@@ -157,7 +160,7 @@ def event_handle(event: WebhookEvent) -> str:
         event.processed_at = now
         return "ignored"
     try:
-        with transaction.atomic():
+        with correlated(event.correlation_id), transaction.atomic():
             handler(event)
     except UnknownAccount as exc:
         event.status = Status.UNROUTABLE

@@ -13,6 +13,9 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.integrations.metrics import counter_increment
+
+from .metrics import REJECTED
 from .registry import InvalidPayload, webhooks
 from .services import drain_kicker, events_store
 
@@ -24,10 +27,15 @@ def _refuse_before_reading(request: HttpRequest) -> HttpResponse | None:
     except ValueError:
         return JsonResponse({"error": "invalid Content-Length"}, status=400)
     if length > settings.WEBHOOKS_MAX_BODY:
-        return JsonResponse({"error": "body too large"}, status=413)
+        return _refused(request, "too_large", "body too large", 413)
     if request.content_type != "application/json":
-        return JsonResponse({"error": "expected application/json"}, status=415)
+        return _refused(request, "content_type", "expected application/json", 415)
     return None
+
+
+def _refused(request: HttpRequest, reason: str, message: str, status: int) -> JsonResponse:
+    counter_increment(REJECTED, source=request.resolver_match.kwargs["source_key"], reason=reason)
+    return JsonResponse({"error": message}, status=status)
 
 
 @csrf_exempt
@@ -46,11 +54,11 @@ def receive(request: HttpRequest, source_key: str, route_key: str = "") -> HttpR
         return refusal
     body = request.body
     if not source.verify(request, body):
-        return JsonResponse({"error": "invalid signature"}, status=401)
+        return _refused(request, "signature", "invalid signature", 401)
     try:
         incoming = source.split(body)
     except InvalidPayload as exc:
-        return JsonResponse({"error": str(exc) or "invalid payload"}, status=400)
+        return _refused(request, "payload", str(exc) or "invalid payload", 400)
     if route_key:
         incoming = [replace(e, account_ref=e.account_ref or route_key) for e in incoming]
     received = events_store(source_key=source.key, incoming=incoming)

@@ -5,12 +5,14 @@ import json
 import pytest
 from django.http import HttpResponse
 
+from apps.integrations.observability import correlation_id
 from apps.webhooks.registry import IncomingEvent, InvalidPayload, UnknownAccount, WebhookSource
 from apps.webhooks.registry import webhooks as registry
 from apps.webhooks.services import drain_kicker
 
 SECRET = b"test-webhook-secret"
 HANDLED: list[int] = []
+HANDLED_UNDER: list[str] = []  # the correlation id each handled event ran under
 
 
 def sign(body: bytes) -> str:
@@ -48,6 +50,7 @@ def handle_ok(event) -> None:
         raise UnknownAccount(f"no tenant has account {event.account_ref!r}")
     event.tenant_id = event.payload["tenant"]
     HANDLED.append(event.pk)
+    HANDLED_UNDER.append(correlation_id())
 
 
 def handle_boom(event) -> None:
@@ -58,6 +61,7 @@ def handle_boom(event) -> None:
 def test_source(monkeypatch):
     """A webhook source of the test's own, registered for the test only."""
     HANDLED.clear()
+    HANDLED_UNDER.clear()
     drain_kicker.reset()
     source = WebhookSource(
         key="test-source", label="Test", verify=_verify, split=_split, handshake=_handshake

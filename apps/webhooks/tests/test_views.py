@@ -180,3 +180,36 @@ def test_json_with_charset_is_accepted(test_source, client):
     )  # fmt: skip
 
     assert response.status_code == 200
+
+
+def test_events_keep_the_correlation_id_of_their_delivery(test_source, client):
+    from apps.webhooks.services import drain
+
+    from .conftest import HANDLED_UNDER, sign
+
+    body = b'{"events": [{"id": "e1", "type": "ok", "account": "known", "tenant": null}]}'
+    client.post(
+        "/webhooks/test-source/", data=body, content_type="application/json",
+        HTTP_X_TEST_SIGNATURE=sign(body), HTTP_X_REQUEST_ID="delivery-0000042",
+    )  # fmt: skip
+    drain()
+
+    assert WebhookEvent.objects.get().correlation_id == "delivery-0000042"
+    assert HANDLED_UNDER == ["delivery-0000042"]
+
+
+def test_metrics_count_stored_events_and_refused_deliveries(
+    test_source, post_events, client, settings
+):
+    settings.DEBUG = True
+    settings.METRICS_TOKEN = ""
+    post_events([{"id": "e1", "type": "ok"}])
+    post_events([{"id": "e2", "type": "ok"}], signature="bad")
+    post_events([{"id": "e3", "type": "ok"}], signature="bad")
+
+    text = client.get("/metrics").content.decode()
+
+    assert 'hub_webhook_events{source="test-source",status="received"} 1' in text
+    assert (
+        'hub_webhook_deliveries_rejected_total{reason="signature",source="test-source"} 2' in text
+    )
