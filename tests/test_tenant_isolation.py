@@ -58,6 +58,16 @@ def _ads_rows(tenant) -> dict:
     return {"campaign": campaign, "adgroup": adgroup, "ad": ad}
 
 
+def _content_publish_job(tenant, make_member):
+    from apps.tiktok_content.models import PublishJob
+
+    conn, _ = TikTokContentConnection.objects.get_or_create(
+        tenant=tenant, defaults={"access_token": "b-token"}
+    )
+    job = PublishJob.objects.create(tenant=tenant, connection=conn, source="FILE_UPLOAD")
+    return {"pk": job.pk}
+
+
 def _ads_campaign(tenant, make_member):
     return {"pk": _ads_rows(tenant)["campaign"].pk}
 
@@ -83,6 +93,7 @@ OBJECT_FACTORIES = {
     "tiktok_ads:adgroup_status": _ads_adgroup,
     "tiktok_ads:adgroup_budget": _ads_adgroup,
     "tiktok_ads:ad_status": _ads_ad,
+    "tiktok_content:publish_job": _content_publish_job,
 }
 
 

@@ -171,6 +171,10 @@ class SyncKind:
     max_backfill: timedelta | None = None
     #: how often the scheduler starts it (None: only on demand)
     schedule_minutes: int | None = None
+    #: ``after_upsert(*, connection, rows: list[dict], synced_at: datetime) -> None``, called
+    #: inside the page's transaction once its rows are upserted: for a table that hangs off
+    #: the rows just written (daily snapshots of synced videos), committed with the checkpoint
+    after_upsert: Callable[..., None] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -565,6 +569,10 @@ def _run_pages(
             result = bulk_upsert(
                 model=model, rows=converted.rows, unique_fields=sync_kind.unique_fields
             )
+            if sync_kind.after_upsert is not None and converted.rows:
+                sync_kind.after_upsert(
+                    connection=connection, rows=converted.rows, synced_at=synced_at
+                )
             new_stats = dict(
                 stats,
                 fetched=stats["fetched"] + len(page.items),

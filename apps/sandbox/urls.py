@@ -84,6 +84,37 @@ urlpatterns = [
         "tiktok-content/api/v2/oauth/revoke/", tiktok_content.revoke, name="tiktok_content_revoke"
     ),
     path("tiktok-content/api/v2/user/info/", tiktok_content.user_info, name="tiktok_content_user"),
+    path(
+        "tiktok-content/api/v2/video/list/",
+        tiktok_content.video_list,
+        name="tiktok_content_video_list",
+    ),
+    path(
+        "tiktok-content/api/v2/post/publish/creator_info/query/",
+        tiktok_content.creator_info_query,
+        name="tiktok_content_creator_info",
+    ),
+    path(
+        "tiktok-content/api/v2/post/publish/video/init/",
+        tiktok_content.video_init,
+        name="tiktok_content_video_init",
+    ),
+    path(
+        "tiktok-content/api/v2/post/publish/inbox/video/init/",
+        tiktok_content.inbox_video_init,
+        name="tiktok_content_inbox_init",
+    ),
+    path(
+        "tiktok-content/api/v2/post/publish/status/fetch/",
+        tiktok_content.publish_status_fetch,
+        name="tiktok_content_publish_status",
+    ),
+    # The upload host (open-upload.tiktokapis.com in production): signed URLs from init.
+    path(
+        "tiktok-content/upload/video/",
+        tiktok_content.upload_video,
+        name="tiktok_content_upload",
+    ),
     # Meta: Login dialog and Graph API
     re_path(r"^meta/dialog/oauth/?$", meta.dialog, name="meta_dialog"),
     re_path(f"{_GRAPH}oauth/access_token/?$", meta.access_token, name="meta_token"),

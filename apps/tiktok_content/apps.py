@@ -10,6 +10,10 @@ class TikTokContentConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.integrations.registry import Platform, Provider, providers
+        from apps.integrations.scheduling import PeriodicTask, schedules
+        from apps.integrations.sync import sync_kinds
+
+        from .sync import SYNC_KINDS
 
         providers.register(
             Provider(
@@ -28,6 +32,16 @@ class TikTokContentConfig(AppConfig):
                 connection_model="tiktok_content.TikTokContentConnection",
                 adapter_path="apps.tiktok_content.services.TikTokContentAdapter",
                 callback_path="/integrations/tiktok/callback/",
+                card_template="tiktok_content/_card.html",
+                card_extras_path="apps.tiktok_content.selectors.card_extras",
                 order=30,
+            )
+        )
+        for sync_kind in SYNC_KINDS:
+            sync_kinds.register(sync_kind)
+        # Posts being processed are polled by this sweep after the worker's first minute.
+        schedules.register(
+            PeriodicTask(
+                "tiktok_content: publish status", "apps.tiktok_content.tasks.publish_sweep", 1
             )
         )

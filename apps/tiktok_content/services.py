@@ -41,7 +41,7 @@ def _plain(value: Secret | str | None) -> str | None:
     return value or None
 
 
-def _client_for(connection: Connection) -> TikTokContentClient:
+def client_for(connection: Connection) -> TikTokContentClient:
     """A client holding the connection's token that refreshes it once when TikTok refuses it."""
     from apps.integrations.services import connection_token_refresher
 
@@ -197,7 +197,7 @@ class TikTokContentAdapter(ProviderAdapter):
             TikTokContentClient(tenant=connection.tenant).revoke(token=token)
 
     def test(self, *, connection: Connection) -> str:
-        user = _client_for(connection).user_info(
+        user = client_for(connection).user_info(
             fields=_user_fields(list(connection.granted_scopes or []))
         )
         return _summary(user)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from responses import matchers
 
@@ -329,3 +332,58 @@ def test_test_connection_refreshes_an_expired_token_once_and_retries(adapter, mo
 
     connection.refresh_from_db()
     assert connection.refresh_token.reveal() == "rft.example9876543210rotatedrefreshtokenExample"
+
+
+def test_the_rotated_pair_is_saved_in_one_write_before_the_retry_uses_it(
+    adapter, mocked, connection
+):
+    """Login Kit kills the old refresh token at once: the new pair must be stored, together,
+    before anything spends the new access token, or a crash in between loses the account."""
+    rotated_access = "act.example9876543210rotatedaccesstokenExample"
+    rotated_refresh = "rft.example9876543210rotatedrefreshtokenExample"
+    seen_in_db: list[tuple[str, str]] = []
+
+    def retried_user_info(request):
+        row = TikTokContentConnection.objects.get(pk=connection.pk)
+        seen_in_db.append((row.access_token.reveal(), row.refresh_token.reveal()))
+        return 200, {}, json.dumps(load_fixture(APP, "user_info__success"))
+
+    mocked.get(
+        USER_INFO_URL,
+        status=401,
+        json=load_fixture(APP, "user_info__access_token_invalid"),
+        match=[matchers.header_matcher({"Authorization": "Bearer act.old-access-token"})],
+    )
+    mocked.post(TOKEN_URL, json=load_fixture(APP, "oauth_token__refresh_rotated"))
+    mocked.add_callback(
+        responses.GET,
+        USER_INFO_URL,
+        callback=retried_user_info,
+        match=[matchers.header_matcher({"Authorization": f"Bearer {rotated_access}"})],
+    )
+
+    with CaptureQueriesContext(db) as queries:
+        adapter.test(connection=connection)
+
+    # When the retry went out, the database already held the new pair.
+    assert seen_in_db == [(rotated_access, rotated_refresh)]
+    table = TikTokContentConnection._meta.db_table
+    token_writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith(f'UPDATE "{table}"') and '"access_token"' in q["sql"]
+    ]
+    assert len(token_writes) == 1
+    assert '"refresh_token"' in token_writes[0]
+
+
+@pytest.mark.parametrize("packs", [[], ["content_publish"], ["content_analytics"]])
+def test_basic_and_profile_scopes_are_always_requested(packs):
+    from apps.integrations import scopes
+
+    requested = scopes.scopes_to_request(
+        "tiktok_content", scopes.validate_packs("tiktok_content", packs)
+    )
+
+    assert requested[:2] == ["user.info.basic", "user.info.profile"]
+    assert len(requested) == len(set(requested))
