@@ -19,7 +19,7 @@ import logging
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -149,9 +149,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def event_handle(event: WebhookEvent) -> str:
+def event_handle(event: WebhookEvent, *, now: datetime | None = None) -> str:
     """Run the event's handler; set its outcome fields; return the outcome name."""
-    now = timezone.now()
+    now = now or timezone.now()
     event.claim_token = ""
     event.claimed_until = None
     handler = webhooks.handler(event.source, event.event_type)
@@ -182,20 +182,35 @@ def event_handle(event: WebhookEvent) -> str:
     return "processed"
 
 
-_OUTCOME_FIELDS = [
-    "status",
-    "tenant",
-    "last_error",
-    "next_attempt_at",
-    "processed_at",
-    "claim_token",
-    "claimed_until",
-]
-
-
 def batch_process(events: list[WebhookEvent]) -> Counter:
-    outcomes = Counter(event_handle(event) for event in events)
-    WebhookEvent.objects.bulk_update(events, _OUTCOME_FIELDS)
+    """Handle a claimed batch, then write the outcomes with one UPDATE per distinct outcome.
+
+    Events of a batch mostly share their outcome (processed for one tenant, or
+    unknown for one shop), so this is a handful of UPDATEs; ``bulk_update``'s
+    CASE per row and field costs seconds of Python for a batch of 200.
+    """
+    now = timezone.now()
+    outcomes = Counter(event_handle(event, now=now) for event in events)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for event in events:
+        key = (
+            event.status,
+            event.tenant_id,
+            event.last_error,
+            event.next_attempt_at,
+            event.processed_at,
+        )
+        groups[key].append(event.pk)
+    for (status, tenant_id, last_error, next_attempt_at, processed_at), ids in groups.items():
+        WebhookEvent.objects.filter(pk__in=ids).update(
+            status=status,
+            tenant_id=tenant_id,
+            last_error=last_error,
+            next_attempt_at=next_attempt_at,
+            processed_at=processed_at,
+            claim_token="",
+            claimed_until=None,
+        )
     return outcomes
 
 
