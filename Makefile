@@ -30,6 +30,7 @@ migrate: $(STAMP)
 run: migrate
 	@$(PY) manage.py create_tenant demo --name "Demo Store" \
 		--admin-email "$(DEMO_EMAIL)" --password "$(DEMO_PASSWORD)" --superuser
+	@$(PY) manage.py import_catalog apps/catalog/fixtures/demo_catalog.csv --tenant demo
 	@echo ""
 	@echo "  Integrations hub: http://$(HOST):$(PORT)/integrations/"
 	@echo "  Log in as $(DEMO_EMAIL) / $(DEMO_PASSWORD) (also staff: http://$(HOST):$(PORT)/admin/)"

@@ -132,7 +132,10 @@ TIKTOK_CONTENT_CLIENT_SECRET = _credential(
 META_APP_ID = _credential("META_APP_ID", "100000000000001")
 META_APP_SECRET = _credential("META_APP_SECRET", "sandbox-meta-app-secret")
 META_WEBHOOK_VERIFY_TOKEN = _credential("META_WEBHOOK_VERIFY_TOKEN", "sandbox-verify-token")
-META_LOGIN_CONFIG_ID = env.str("META_LOGIN_CONFIG_ID", default="")
+# Facebook Login for Business configuration id (its tokens do not expire); META_CONFIG_ID too.
+META_LOGIN_CONFIG_ID = env.str(
+    "META_LOGIN_CONFIG_ID", default=env.str("META_CONFIG_ID", default="")
+)
 
 # --- Provider hosts ---------------------------------------------------------------
 # Real hosts from shared/contracts by default, the sandbox when it is on; each can
@@ -199,6 +202,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.leads",
     "apps.webhooks",
+    "apps.capi",
 ]
 if INTEGRATIONS_SANDBOX:
     INSTALLED_APPS.append("apps.sandbox")
@@ -299,6 +303,12 @@ WEBHOOKS_DRAIN_LINGER = env.float("WEBHOOKS_DRAIN_LINGER", default=2.0)
 WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
 # Deliveries larger than this are refused (413) before their body is read.
 WEBHOOKS_MAX_BODY = env.int("WEBHOOKS_MAX_BODY", default=1024 * 1024)
+
+# --- Conversions (Meta Conversions API, TikTok Events API) ---------------------------
+# Events one dispatcher round claims at once (a few platform batches of 1,000), and the
+# partner name sent to Meta with every batch (``partner_agent``).
+CAPI_DISPATCH_CLAIM = env.int("CAPI_DISPATCH_CLAIM", default=5000)
+CAPI_PARTNER_AGENT = env.str("CAPI_PARTNER_AGENT", default="integrations-hub")
 
 # --- Auth, i18n, static ---------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -17,6 +17,7 @@ urlpatterns = [
     path("integrations/tiktok-content/", include("apps.tiktok_content.urls")),
     path("integrations/meta-ads/", include("apps.meta_ads.urls")),
     path("catalog/", include("apps.catalog.urls")),
+    path("integrations/conversions/", include("apps.capi.urls")),
     path("integrations/", include("apps.integrations.urls")),
     path("leads/", include("apps.leads.urls")),
     path("webhooks/", include("apps.webhooks.urls")),

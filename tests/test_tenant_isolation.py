@@ -36,6 +36,22 @@ def _meta_profile(tenant, make_member):
     return {"product": "meta_ads", "pk": row.pk}
 
 
+def _meta_ad_account(tenant, make_member):
+    from apps.meta_ads.models import MetaAdAccount
+
+    row = MetaAdAccount.objects.create(
+        tenant=tenant, account_id="9500", tracking_enabled=True, synced_at=timezone.now()
+    )
+    return {"pk": row.pk}
+
+
+def _whatsapp_number(tenant, make_member):
+    from apps.meta_ads.models import WhatsAppNumber
+
+    row = WhatsAppNumber.objects.create(tenant=tenant, phone_number_id="9600", waba_id="9601")
+    return {"pk": row.pk}
+
+
 def _ads_rows(tenant) -> dict:
     """A tenant-B TikTok Ads campaign, ad group and ad (one of each, created once per tenant)."""
     conn, _ = TikTokAdsConnection.objects.get_or_create(
@@ -68,6 +84,45 @@ def _content_publish_job(tenant, make_member):
     return {"pk": job.pk}
 
 
+def _leads_ticket(tenant, make_member):
+    from apps.leads.models import Contact, Ticket
+
+    contact = Contact.objects.create(tenant=tenant, wa_id="5511900000009")
+    now = timezone.now()
+    ticket = Ticket.objects.create(
+        tenant=tenant, contact=contact, channel="whatsapp", last_message_at=now, opened_at=now
+    )
+    return {"pk": ticket.pk}
+
+
+def _shop_order(tenant, make_member):
+    from apps.tiktok_shop.models import Order, Shop, TikTokShopConnection
+
+    conn, _ = TikTokShopConnection.objects.get_or_create(
+        tenant=tenant, defaults={"access_token": "b-token"}
+    )
+    shop, _ = Shop.objects.get_or_create(
+        tenant=tenant, connection=conn, shop_id="9400", defaults={"cipher": "ROW_b"}
+    )
+    now = timezone.now()
+    order, _ = Order.objects.get_or_create(
+        tenant=tenant,
+        shop=shop,
+        order_id="9401",
+        defaults={"status": "UNPAID", "create_time": now, "update_time": now, "synced_at": now},
+    )
+    return {"pk": order.pk}
+
+
+def _catalog_item(tenant, make_member):
+    from apps.catalog.models import CatalogItem
+
+    item = CatalogItem.objects.create(
+        tenant=tenant, sku="B-SKU-1", title="B's item", price=1, currency="USD"
+    )
+    return {"pk": item.pk}
+
+
 def _ads_campaign(tenant, make_member):
     return {"pk": _ads_rows(tenant)["campaign"].pk}
 
@@ -93,7 +148,16 @@ OBJECT_FACTORIES = {
     "tiktok_ads:adgroup_status": _ads_adgroup,
     "tiktok_ads:adgroup_budget": _ads_adgroup,
     "tiktok_ads:ad_status": _ads_ad,
+    "catalog:item_push": _catalog_item,
+    "tiktok_shop:order": _shop_order,
+    "leads:ticket": _leads_ticket,
+    "leads:ticket_stage": _leads_ticket,
     "tiktok_content:publish_job": _content_publish_job,
+    "meta_ads:ad_account_tracking": _meta_ad_account,
+    "meta_ads:ad_account_pixels": _meta_ad_account,
+    "meta_ads:ad_account_pixel": _meta_ad_account,
+    "meta_ads:whatsapp_conversions": _whatsapp_number,
+    "meta_ads:whatsapp_delete": _whatsapp_number,
 }
 
 

@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+"""Catalog pages, mounted at ``/catalog/``. Ids are our primary keys, looked up within the tenant."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "catalog"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.products, name="products"),
+    path("items/<int:pk>/push/", views.item_push, name="item_push"),
+    path("stock/push/", views.stock_push, name="stock_push"),
+]

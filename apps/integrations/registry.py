@@ -51,6 +51,10 @@ class Provider:
     #: dotted path of ``f(*, tenant, connections) -> dict``: product data for its card
     #: (advertisers, pixels, shops...), in a fixed number of queries; lands in ``card.extra``
     card_extras_path: str = ""
+    #: dotted path of a view ``f(request) -> HttpResponse`` that takes a callback arriving
+    #: at ``callback_path`` without ``state`` (authorizations started outside the hub,
+    #: e.g. TikTok Shop's Seller Center App Store); without one such callbacks are refused
+    stateless_callback_path: str = ""
     order: int = 100
     card_template: str = "integrations/_card.html"
     extra: dict = field(default_factory=dict, compare=False)

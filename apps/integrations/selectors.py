@@ -24,6 +24,10 @@ CORE_TABS = [
     ("webhooks", _("Webhooks")),
     ("sync", _("Sync history")),
 ]
+#: core tab key -> dotted path of ``panel(request) -> dict``: the context of that tab's
+#: panel (with ``panel_template``), registered by the app that fills the tab in its
+#: ``AppConfig.ready()`` (capi: "conversions"). A tab nobody fills shows its placeholder.
+TAB_PANELS: dict[str, str] = {}
 
 CARD_STATUS_LABELS = {
     "not_configured": _("Not configured"),

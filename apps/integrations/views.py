@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -27,7 +28,7 @@ from .http import ProviderError
 from .models import Connection, SyncRun
 from .oauth import OAuthStateError
 from .registry import Provider, providers
-from .selectors import hub_card, hub_cards, hub_tabs, sync_history
+from .selectors import TAB_PANELS, hub_card, hub_cards, hub_tabs, sync_history
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ def hub(request: HttpRequest) -> HttpResponse:
     context = {"tabs": tabs, "active_tab": active, "cards": []}
     if active == "sync":
         context.update(_sync_history_context(request))
+    elif active in TAB_PANELS:
+        context.update(import_string(TAB_PANELS[active])(request))
     elif active not in {"conversions", "webhooks"}:
         context["cards"] = hub_cards(tenant=request.tenant, platform_key=active)
     if request.htmx and request.htmx.target == "hub-panel":
@@ -142,9 +145,15 @@ def connect(request: HttpRequest, product: str) -> HttpResponse:
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     """Shared callback: the TikTok products share one URL, the state says which one."""
-    keys = [p.key for p in providers.all() if p.callback_path == request.path]
+    candidates = [p for p in providers.all() if p.callback_path == request.path]
+    keys = [p.key for p in candidates]
     if not keys:
         raise Http404
+    if not request.GET.get("state", "").strip():
+        # Started outside the hub: the product that expects such callbacks takes them.
+        stateless = next((p for p in candidates if p.stateless_callback_path), None)
+        if stateless is not None:
+            return import_string(stateless.stateless_callback_path)(request)
     fallback_tab = providers.get(keys[0]).platform.key
     try:
         outcome = services.connection_authorize_complete(

@@ -1,5 +1,14 @@
-from django.urls import path  # noqa: F401
+"""The Leads pages, mounted at ``/leads/``. Ticket ids are our primary keys, looked up per tenant."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "leads"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("tickets/<int:pk>/", views.ticket, name="ticket"),
+    path("tickets/<int:pk>/stage/", views.ticket_stage, name="ticket_stage"),
+    path("settings/", views.settings_save, name="settings"),
+]

@@ -9,7 +9,13 @@ class MetaAdsConfig(AppConfig):
     provider_app = True
 
     def ready(self) -> None:
+        from apps.capi.registry import conversion_platforms
         from apps.integrations.registry import Platform, Provider, providers
+        from apps.integrations.sync import sync_kinds
+        from apps.leads.enrichment import enrichers
+
+        from . import webhooks
+        from .sync import SYNC_KINDS
 
         providers.register(
             Provider(
@@ -30,6 +36,13 @@ class MetaAdsConfig(AppConfig):
                 adapter_path="apps.meta_ads.services.MetaAdapter",
                 many_connections=True,
                 callback_path="/integrations/meta/callback/",
+                card_template="meta_ads/_card.html",
+                card_extras_path="apps.meta_ads.selectors.card_extras",
                 order=10,
             )
         )
+        for sync_kind in SYNC_KINDS:
+            sync_kinds.register(sync_kind)
+        webhooks.register()
+        enrichers.register("meta", "apps.meta_ads.services.ad_details_for")
+        conversion_platforms.register("meta", "apps.meta_ads.conversions.MetaConversions")

@@ -19,6 +19,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -66,6 +67,24 @@ STATUS_ERRORS: dict[int, type[ProviderError]] = {
     403: PermissionDenied,
     429: RateLimited,
 }
+
+#: ``/me/adaccounts`` fields (contract §2.1); ``id`` is ``act_<account_id>``.
+AD_ACCOUNT_FIELDS = (
+    "id,account_id,name,account_status,currency,timezone_name,business{id,name},disable_reason"
+)
+#: ``act_<id>/adspixels`` fields (contract §2.3): a pixel id is a dataset id for CAPI.
+PIXEL_FIELDS = "id,name,last_fired_time,is_unavailable"
+#: One call with field expansion gives the ad, its ad set and campaign (contract §2.4).
+AD_FIELDS = "id,name,account_id,adset{id,name},campaign{id,name}"
+#: Daily per-ad insights (contract §2.5); ``actions`` holds the messaging counts.
+INSIGHT_FIELDS = (
+    "account_id,account_currency,campaign_id,campaign_name,adset_id,adset_name,ad_id,ad_name,"
+    "spend,impressions,clicks,actions,date_start,date_stop"
+)
+#: Page sizes: 100 ad accounts (the contract's example); insights rows per page.
+AD_ACCOUNTS_PAGE_SIZE = 100
+PIXELS_PAGE_SIZE = 100
+INSIGHTS_PAGE_SIZE = 500
 
 TRACE_HEADER = "x-fb-trace-id"
 BUC_HEADER = "x-business-use-case-usage"
@@ -269,6 +288,100 @@ class MetaClient(ProviderClient):
         if isinstance(body, Mapping):
             return bool(body.get("success", True))
         return body is None or bool(body)
+
+    # --- Marketing API -------------------------------------------------------------
+
+    def ad_accounts_page(
+        self, *, after: str | None = None, limit: int = AD_ACCOUNTS_PAGE_SIZE
+    ) -> tuple[list[dict], str | None]:
+        """One page of the ad accounts the user reaches, and the cursor of the next one."""
+        body = self.request(
+            "GET",
+            self.path("me/adaccounts"),
+            params={"fields": AD_ACCOUNT_FIELDS, "limit": limit, "after": after},
+        ).body
+        return _data_and_next(body)
+
+    def ads_pixels(self, *, account_id: str) -> list[dict]:
+        """Every pixel/dataset of an ad account (a few per account: all pages are read)."""
+        pixels: list[dict] = []
+        after: str | None = None
+        while True:
+            body = self.request(
+                "GET",
+                self.path(f"{act(account_id)}/adspixels"),
+                params={"fields": PIXEL_FIELDS, "limit": PIXELS_PAGE_SIZE, "after": after},
+            ).body
+            items, after = _data_and_next(body)
+            pixels.extend(items)
+            if after is None:
+                return pixels
+
+    def ad(self, *, ad_id: str) -> dict:
+        """The ad with its ad set, campaign and account (``code 100`` if this user cannot see it)."""
+        return dict(
+            self.request("GET", self.path(str(ad_id)), params={"fields": AD_FIELDS}).body or {}
+        )
+
+    def insights_page(
+        self,
+        *,
+        account_id: str,
+        since: date,
+        until: date,
+        after: str | None = None,
+        limit: int = INSIGHTS_PAGE_SIZE,
+    ) -> tuple[list[dict], str | None]:
+        """One page of daily per-ad insights of an account between two days (both included)."""
+        time_range = json.dumps(
+            {"since": since.isoformat(), "until": until.isoformat()}, separators=(",", ":")
+        )
+        body = self.request(
+            "GET",
+            self.path(f"{act(account_id)}/insights"),
+            params={
+                "level": "ad",
+                "time_increment": 1,
+                "time_range": time_range,
+                "fields": INSIGHT_FIELDS,
+                "limit": limit,
+                "after": after,
+            },
+        ).body
+        return _data_and_next(body)
+
+    def waba_dataset(self, *, waba_id: str) -> str:
+        """The conversions dataset id of a WhatsApp Business Account (contract §4.2).
+
+        ``POST /{WABA_ID}/dataset`` creates the dataset, or returns the one that
+        already exists: one call both fetches and creates, and repeating it is
+        harmless, so it is retried like a read.
+        """
+        body = self.request("POST", self.path(f"{waba_id}/dataset"), repeatable=True).body
+        dataset_id = str((body or {}).get("id") or "") if isinstance(body, Mapping) else ""
+        if not dataset_id:
+            raise ProviderError("Meta answered the dataset call without an id")
+        return dataset_id
+
+
+def _data_and_next(body: Any) -> tuple[list[dict], str | None]:
+    """A Graph edge page: its ``data`` and the ``after`` cursor of the next page, if any.
+
+    The end is the absence of ``paging.next``, not a short page (contract
+    §2.2). The next URL is never followed verbatim: only its ``after`` cursor
+    is kept, and the next request is rebuilt from our own base URL.
+    """
+    body = body if isinstance(body, Mapping) else {}
+    items = [dict(row) for row in body.get("data") or [] if isinstance(row, Mapping)]
+    paging = body.get("paging") if isinstance(body.get("paging"), Mapping) else {}
+    after = ((paging.get("cursors") or {}).get("after")) if paging.get("next") else None
+    return items, (str(after) if after else None)
+
+
+def act(account_id: str) -> str:
+    """The Graph node of an ad account: ``act_<id>`` from the bare number (or as given)."""
+    text = str(account_id)
+    return text if text.startswith("act_") else f"act_{text}"
 
 
 def _int(value: Any) -> int | None:

@@ -7,7 +7,8 @@ path the real provider documents.
 
 from django.urls import path, re_path
 
-from .views import index, meta, tiktok_ads, tiktok_content, tiktok_shop
+from .views import capi, index, meta, tiktok_ads, tiktok_content, tiktok_shop
+from .views import tiktok_shop_products as shop_products
 
 app_name = "sandbox"
 
@@ -73,6 +74,49 @@ urlpatterns = [
         tiktok_shop.authorized_shops,
         name="tiktok_shop_shops",
     ),
+    path(
+        "tiktok-shop/open-api/order/202309/orders/search",
+        tiktok_shop.orders_search,
+        name="tiktok_shop_orders_search",
+    ),
+    path(
+        "tiktok-shop/open-api/order/202309/orders",
+        tiktok_shop.orders_get,
+        name="tiktok_shop_orders_get",
+    ),
+    # TikTok Shop products, images, warehouses and inventory (views/tiktok_shop_products.py)
+    path(
+        "tiktok-shop/open-api/product/202309/products/search",
+        shop_products.products_search,
+        name="tiktok_shop_products_search",
+    ),
+    path(
+        "tiktok-shop/open-api/product/202309/products",
+        shop_products.products_create,
+        name="tiktok_shop_products_create",
+    ),
+    path(
+        "tiktok-shop/open-api/product/202309/products/<str:product_id>",
+        shop_products.product,
+        name="tiktok_shop_product",
+    ),
+    path(
+        "tiktok-shop/open-api/product/202309/products/<str:product_id>/inventory/update",
+        shop_products.inventory_update,
+        name="tiktok_shop_inventory_update",
+    ),
+    path(
+        "tiktok-shop/open-api/product/202309/images/upload",
+        shop_products.images_upload,
+        name="tiktok_shop_images_upload",
+    ),
+    path(
+        "tiktok-shop/open-api/logistics/202309/warehouses",
+        shop_products.warehouses,
+        name="tiktok_shop_warehouses",
+    ),
+    # Not TikTok: stands in for the tenant's image host (the demo catalog's images).
+    path("tiktok-shop/cdn/<slug:name>.png", shop_products.demo_image, name="tiktok_shop_cdn"),
     # TikTok Content: Login Kit v2 and Display API
     re_path(
         r"^tiktok-content/v2/auth/authorize/?$",
@@ -131,4 +175,15 @@ urlpatterns = [
         name="meta_user_permissions",
     ),
     re_path(f"{_GRAPH}debug_token/?$", meta.debug_token, name="meta_debug_token"),
+    # Conversions: Meta Conversions API (pixels and datasets) and TikTok Events API 2.0
+    re_path(rf"{_GRAPH}(?P<object_id>\d+)/events/?$", capi.meta_events, name="meta_capi_events"),
+    path(f"{_ADS}event/track/", capi.tiktok_event_track, name="tiktok_ads_event_track"),
+    path(f"{_ADS}lead/get/", capi.tiktok_lead_get, name="tiktok_ads_lead_get"),
+    re_path(f"{_GRAPH}me/adaccounts/?$", meta.ad_accounts, name="meta_ad_accounts"),
+    re_path(
+        rf"{_GRAPH}act_(?P<account_id>\d+)/adspixels/?$", meta.ads_pixels, name="meta_adspixels"
+    ),
+    re_path(rf"{_GRAPH}act_(?P<account_id>\d+)/insights/?$", meta.insights, name="meta_insights"),
+    re_path(rf"{_GRAPH}(?P<waba_id>\d+)/dataset/?$", meta.waba_dataset, name="meta_waba_dataset"),
+    re_path(rf"{_GRAPH}(?P<node_id>\d+)/?$", meta.node, name="meta_node"),
 ]

@@ -9,6 +9,7 @@ class TikTokAdsConfig(AppConfig):
     provider_app = True
 
     def ready(self) -> None:
+        from apps.capi.registry import conversion_platforms
         from apps.integrations.registry import Platform, Provider, providers
         from apps.integrations.sync import sync_kinds
 
@@ -36,3 +37,5 @@ class TikTokAdsConfig(AppConfig):
         )
         for sync_kind in SYNC_KINDS:
             sync_kinds.register(sync_kind)
+        conversion_platforms.register("tiktok", "apps.tiktok_ads.services.TikTokConversions")
+        from . import webhooks  # noqa: F401  (registers the lead-form webhook source)

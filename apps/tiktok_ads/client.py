@@ -49,6 +49,11 @@ REPORT_PATH = f"{API_PREFIX}/report/integrated/get/"
 CUSTOM_AUDIENCE_LIST_PATH = f"{API_PREFIX}/dmp/custom_audience/list/"
 PIXEL_LIST_PATH = f"{API_PREFIX}/pixel/list/"
 ADGROUP_BUDGET_UPDATE_PATH = f"{API_PREFIX}/adgroup/budget/update/"
+#: One Instant Form (or direct message) lead by id. Not in the contract (which only
+#: says to re-fetch a lead before trusting its webhook, §2.5); the path and its
+#: ``advertiser_id``/``lead_id``/``lead_source`` parameters follow public clients
+#: (bububa/tiktok-business ``api/page/lead/get.go``, answers ``{lead_data, meta_data}``).
+LEAD_GET_PATH = f"{API_PREFIX}/lead/get/"
 
 #: ``code`` 0 is success; 20001 is a partial success whose ``data`` is still usable.
 SUCCESS_CODES: frozenset[int] = frozenset({0, 20001})
@@ -455,6 +460,25 @@ class TikTokAdsClient(ProviderClient):
             if not items or page >= int(page_info.get("total_page") or 1):
                 return rows
             page += 1
+
+    # --- leads -----------------------------------------------------------------------------------
+
+    def lead(self, *, advertiser_id: str, lead_id: str, lead_source: str = "INSTANT_FORM") -> dict:
+        """One lead as TikTok has it: ``{"lead_data": {...answers}, "meta_data": {lead_id,
+        advertiser_id, campaign_id, adgroup_id, ad_id, page_id, names, create_time}}``.
+
+        The lead webhook's signature scheme is unconfirmed (contract §2.5), so
+        the handler trusts this answer, not the delivery.
+        """
+        return self._data(
+            "GET",
+            LEAD_GET_PATH,
+            params={
+                "advertiser_id": str(advertiser_id),
+                "lead_id": str(lead_id),
+                "lead_source": lead_source,
+            },
+        )
 
     # --- actions ---------------------------------------------------------------------------------
 

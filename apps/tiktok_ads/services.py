@@ -29,6 +29,7 @@ from apps.integrations.models import Connection
 from apps.integrations.upsert import UpsertResult, bulk_upsert
 
 from .client import TikTokAdsClient
+from .models import TikTokAdsConnection, TikTokPixel
 
 
 def client_for(connection: Connection | None = None) -> TikTokAdsClient:
@@ -160,3 +161,40 @@ def advertisers_store(*, connection: Connection, items: list[dict]) -> UpsertRes
         rows=converted.rows,
         unique_fields=ADVERTISERS.unique_fields,
     )
+
+
+class TikTokConversions:
+    """What capi asks TikTok Ads about conversions (registered in ``TikTokAdsConfig.ready()``).
+
+    The destination is the tenant's one conversion pixel, chosen on the card
+    (its ``pixel_code`` is the Events API's ``event_source_id``); the token is
+    the connection's Marketing API token, whose app holds permission
+    7224195155857866754 "Report Conversion Event" (contract §5).
+    """
+
+    def _pixel(self, tenant) -> TikTokPixel | None:
+        return (
+            TikTokPixel.objects.for_tenant(tenant)
+            .filter(is_conversion_pixel=True)
+            .exclude(pixel_code="")
+            .first()
+        )
+
+    def _target(self, pixel: TikTokPixel):
+        from apps.capi.registry import Target
+
+        return Target(external_id=pixel.pixel_code, kind="pixel", label=str(pixel))
+
+    def target_for(self, *, facts, mapping):
+        pixel = self._pixel(facts.tenant)
+        return self._target(pixel) if pixel is not None else None
+
+    def targets(self, *, tenant, mapping) -> list:
+        pixel = self._pixel(tenant)
+        return [self._target(pixel)] if pixel is not None else []
+
+    def access_token(self, *, tenant, destination) -> str | None:
+        connection = TikTokAdsConnection.objects.for_tenant(tenant).live().first()
+        if connection is None or not connection.access_token:
+            return None
+        return connection.access_token.reveal() or None

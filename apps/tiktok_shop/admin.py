@@ -1,7 +1,80 @@
+"""Staff screens: the connection (tokens masked by the core), shops, orders read-only.
+
+Orders come from TikTok and are overwritten by every sync, so they are read
+only here. The held App Store codes are never shown.
+"""
+
 from django.contrib import admin
 
-from apps.integrations.admin import ConnectionAdmin
+from apps.integrations.admin import ConnectionAdmin, ReadOnlyAdmin
 
-from .models import TikTokShopConnection
+from .models import (
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    PendingShopAuthorization,
+    Shop,
+    TikTokShopConnection,
+)
 
 admin.site.register(TikTokShopConnection, ConnectionAdmin)
+
+
+@admin.register(Shop)
+class ShopAdmin(ReadOnlyAdmin):
+    list_display = [
+        "name",
+        "shop_id",
+        "tenant",
+        "region",
+        "seller_type",
+        "authorized",
+        "updated_at",
+    ]
+    list_filter = ["region", "seller_type", "authorized"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "=shop_id", "tenant__slug", "tenant__name"]
+    # The cipher is not a secret (it only names the shop in calls), but nobody needs to read it.
+    exclude = ["cipher"]
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = ["seller_sku", "sku_id", "product_name", "quantity", "sale_price", "currency"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderStatusChangeInline(admin.TabularInline):
+    model = OrderStatusChange
+    extra = 0
+    can_delete = False
+    fields = ["changed_at", "kind", "from_status", "to_status", "source", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["order_id", "tenant", "shop", "status", "create_time", "total_amount"]
+    list_filter = ["status", "shop__region"]
+    list_select_related = ["tenant", "shop"]
+    search_fields = ["=order_id", "tenant__slug"]
+    date_hierarchy = "create_time"
+    inlines = [OrderLineInline, OrderStatusChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(PendingShopAuthorization)
+class PendingShopAuthorizationAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "user", "created_at", "expires_at", "consumed_at"]
+    list_select_related = ["user"]
+    exclude = ["code", "token_hash"]

@@ -10,6 +10,10 @@ class TikTokShopConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.integrations.registry import Platform, Provider, providers
+        from apps.integrations.sync import sync_kinds
+
+        from . import webhooks
+        from .sync import SYNC_KINDS
 
         providers.register(
             Provider(
@@ -32,6 +36,15 @@ class TikTokShopConfig(AppConfig):
                 connection_model="tiktok_shop.TikTokShopConnection",
                 adapter_path="apps.tiktok_shop.services.TikTokShopAdapter",
                 callback_path="/integrations/tiktok/callback/",
+                card_template="tiktok_shop/_card.html",
+                card_extras_path="apps.tiktok_shop.selectors.card_extras",
+                stateless_callback_path="apps.tiktok_shop.views.app_store_callback",
                 order=20,
             )
         )
+        for sync_kind in SYNC_KINDS:
+            sync_kinds.register(sync_kind)
+        webhooks.register()
+        from . import products  # catalog channel, products sync kind, stock schedules
+
+        products.register()

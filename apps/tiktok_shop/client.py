@@ -43,6 +43,12 @@ from .signing import sign
 TOKEN_GET_PATH = "/api/v2/token/get"  # noqa: S105 (a URL path, not a secret)
 TOKEN_REFRESH_PATH = "/api/v2/token/refresh"  # noqa: S105
 AUTHORIZED_SHOPS_PATH = "/authorization/202309/shops"
+ORDERS_SEARCH_PATH = "/order/202309/orders/search"
+ORDERS_GET_PATH = "/order/202309/orders"
+#: ``page_size`` of the order search is 1 to 100 (contract §3.6).
+ORDERS_MAX_PAGE_SIZE = 100
+#: ``GET /order/202309/orders`` takes at most 50 comma-separated ids.
+ORDERS_GET_MAX_IDS = 50
 
 ACCESS_TOKEN_HEADER = "x-tts-access-token"  # noqa: S105 (a header name)
 JSON_CONTENT_TYPE = "application/json"
@@ -61,6 +67,23 @@ SHOPLESS_PATHS: tuple[re.Pattern[str], ...] = (
 )
 #: ... and ``POST /product/<version>/brands`` (GET brands takes one).
 SHOPLESS_POST_PATHS: tuple[re.Pattern[str], ...] = (re.compile(r"^/product/\d+/brands$"),)
+
+
+class InvalidSignature(ProviderError):
+    """TikTok refused the request's ``sign`` (106001, or 36009004 about the sign).
+
+    Never transient: the same request is signed the same way, so only a fix
+    (the right app secret, the exact body bytes, the path below the API root)
+    helps. The message always names the signature.
+    """
+
+    default_transient = False
+
+    def __init__(self, message: object, **kwargs: Any) -> None:
+        text = str(message or "")
+        if "sign" not in text.lower():
+            text = f"Invalid request signature: {text}" if text else "Invalid request signature"
+        super().__init__(text, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -91,7 +114,7 @@ ERROR_TABLE: dict[str, dict[int, ErrorRule]] = {
         36009003: ErrorRule(ProviderError, "internal error, retry", transient=True),
         36009007: ErrorRule(ProviderError, "gateway timeout, retry", transient=True),
         106001: ErrorRule(
-            ProviderError, "invalid sign: a bug or a wrong app secret, never retried"
+            InvalidSignature, "invalid sign: a bug or a wrong app secret, never retried"
         ),
         106013: ErrorRule(ProviderError, "shop_cipher missing on a shop-level endpoint"),
     },
@@ -100,6 +123,22 @@ ERROR_TABLE: dict[str, dict[int, ErrorRule]] = {
         503: ErrorRule(ProviderError, "service overloaded, retry", transient=True),
     },
 }
+
+#: 36009004 is overloaded (contract §3.3): TikTok tells its cases apart only by the
+#: message, so these rules are tried in order on it. The first match wins; no
+#: match leaves a final :class:`ProviderError` (bad ``app_key``, timestamp out of
+#: range, unexpected ``shop_cipher``, bad ``shop_id`` or version).
+OVERLOADED_CODE = 36009004
+MESSAGE_RULES: tuple[tuple[re.Pattern[str], ErrorRule], ...] = (
+    (
+        re.compile(r"x-tts-access-token|access[_ ]token", re.IGNORECASE),
+        ErrorRule(TokenExpired, "missing, unknown or revoked token: refresh once, then reconnect"),
+    ),
+    (
+        re.compile(r"\bsign\b|signature", re.IGNORECASE),
+        ErrorRule(InvalidSignature, "the sign parameter is missing"),
+    ),
+)
 
 OK = 0
 
@@ -120,6 +159,27 @@ def _code(body: Any) -> int | None:
         return int(body["code"])
     except (TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    """One answer of the order search."""
+
+    orders: list[dict]
+    #: empty at the end of the walk
+    next_page_token: str
+    total_count: int | None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rule_for_message(message: str) -> ErrorRule | None:
+    return next((rule for pattern, rule in MESSAGE_RULES if pattern.search(message)), None)
 
 
 def _data(body: Any) -> dict:
@@ -240,11 +300,13 @@ class TikTokShopClient(ProviderClient):
                 request_id=self.request_id_of(body=body, headers=headers),
                 status_code=status_code,
             )
+        message = body.get("message") if isinstance(body, Mapping) else ""
         rule = ERROR_TABLE["code"].get(code) if code else None
+        if code == OVERLOADED_CODE:
+            rule = _rule_for_message(str(message or ""))
         if rule is None:
             rule = ERROR_TABLE["http_status"].get(status_code)
         error_class = rule.error if rule else ProviderError
-        message = body.get("message") if isinstance(body, Mapping) else ""
         return error_class(
             str(message or f"TikTok Shop answered HTTP {status_code} with code {code}"),
             code=str(code) if code else "",
@@ -333,6 +395,60 @@ class TikTokShopClient(ProviderClient):
         response = self.request("GET", AUTHORIZED_SHOPS_PATH)
         return [dict(shop) for shop in _data(response.body).get("shops") or []]
 
+    def orders_search(
+        self,
+        *,
+        shop_cipher: str,
+        page_size: int = ORDERS_MAX_PAGE_SIZE,
+        page_token: str = "",
+        update_time_ge: int | None = None,
+        update_time_lt: int | None = None,
+        order_status: str = "",
+    ) -> OrdersPage:
+        """One page of ``POST /order/202309/orders/search``, oldest update first.
+
+        Filters travel in the JSON body (Unix seconds; a missing upper bound is
+        "now" at TikTok, a missing lower bound the shop's first day), paging in
+        the query. Sorting on ``update_time`` ascending makes a walk's high-water
+        mark the last order seen. A search is a read: every page may be retried.
+        """
+        if not 1 <= page_size <= ORDERS_MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1 to {ORDERS_MAX_PAGE_SIZE}, not {page_size}.")
+        filters: dict[str, Any] = {}
+        if order_status:
+            filters["order_status"] = order_status
+        if update_time_ge is not None:
+            filters["update_time_ge"] = int(update_time_ge)
+        if update_time_lt is not None:
+            filters["update_time_lt"] = int(update_time_lt)
+        query = {
+            "shop_cipher": shop_cipher,
+            "page_size": str(page_size),
+            "page_token": page_token or None,
+            "sort_field": "update_time",
+            "sort_order": "ASC",
+        }
+        response = self.request(
+            "POST", ORDERS_SEARCH_PATH, params=query, json=filters, repeatable=True
+        )
+        data = _data(response.body)
+        return OrdersPage(
+            orders=[dict(order) for order in data.get("orders") or []],
+            next_page_token=str(data.get("next_page_token") or ""),
+            total_count=_int_or_none(data.get("total_count")),
+        )
+
+    def orders_get(self, *, shop_cipher: str, order_ids: list[str]) -> list[dict]:
+        """``GET /order/202309/orders?ids=a,b``: full orders, at most 50 ids a call."""
+        if not order_ids:
+            return []
+        if len(order_ids) > ORDERS_GET_MAX_IDS:
+            raise ValueError(f"At most {ORDERS_GET_MAX_IDS} order ids per call.")
+        response = self.request(
+            "GET", ORDERS_GET_PATH, params={"shop_cipher": shop_cipher, "ids": list(order_ids)}
+        )
+        return [dict(order) for order in _data(response.body).get("orders") or []]
+
     def paged(
         self,
         path: str,
@@ -375,6 +491,189 @@ class TikTokShopClient(ProviderClient):
                     status_code=response.status_code,
                 )
             token = next_token
+
+    # --- products and inventory (catalog; contract §3.6 "Products") -----------------------
+    # Kept in this one block at the end of the class; module-level names stay untouched.
+
+    PRODUCTS_SEARCH_PATH = "/product/202309/products/search"
+    PRODUCTS_PATH = "/product/202309/products"
+    PRODUCT_PATH = "/product/202309/products/{product_id}"
+    INVENTORY_UPDATE_PATH = "/product/202309/products/{product_id}/inventory/update"
+    IMAGES_UPLOAD_PATH = "/product/202309/images/upload"
+    WAREHOUSES_PATH = "/logistics/202309/warehouses"
+    #: ``page_size`` of the product search is 1 to 100.
+    PRODUCTS_MAX_PAGE_SIZE = 100
+    #: TikTok refuses images over 5 MB (images/upload).
+    IMAGE_MAX_BYTES = 5 * 1024 * 1024
+    IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
+
+    def products_search(
+        self,
+        *,
+        shop_cipher: str,
+        page_size: int = PRODUCTS_MAX_PAGE_SIZE,
+        page_token: str = "",
+        update_time_ge: int | None = None,
+        update_time_le: int | None = None,
+        status: str = "",
+    ) -> dict:
+        """One page of ``POST /product/202309/products/search``: ``data`` as TikTok sends it.
+
+        ``data.products[]`` (``id, title, status, skus[{id, seller_sku, price,
+        inventory[]}], create_time, update_time, audit``), ``next_page_token``
+        (empty at the end) and ``total_count``. Filters go in the body, paging
+        in the query. A search is a read: every page may be retried.
+        """
+        if not 1 <= page_size <= self.PRODUCTS_MAX_PAGE_SIZE:
+            raise ValueError(
+                f"page_size must be 1 to {self.PRODUCTS_MAX_PAGE_SIZE}, not {page_size}."
+            )
+        filters: dict[str, Any] = {}
+        if status:
+            filters["status"] = status
+        if update_time_ge is not None:
+            filters["update_time_ge"] = int(update_time_ge)
+        if update_time_le is not None:
+            filters["update_time_le"] = int(update_time_le)
+        query = {
+            "shop_cipher": shop_cipher,
+            "page_size": str(page_size),
+            "page_token": page_token or None,
+        }
+        response = self.request(
+            "POST", self.PRODUCTS_SEARCH_PATH, params=query, json=filters, repeatable=True
+        )
+        return _data(response.body)
+
+    def product_get(self, *, shop_cipher: str, product_id: str) -> dict:
+        """``GET /product/202309/products/{id}``: the full product, with ``audit_failed_reasons``."""
+        path = self.PRODUCT_PATH.format(product_id=product_id)
+        response = self.request("GET", path, params={"shop_cipher": shop_cipher})
+        return _data(response.body)
+
+    def product_create(self, *, shop_cipher: str, product: dict) -> dict:
+        """``POST /product/202309/products``; ``data`` is ``{product_id, skus[], warnings[]}``.
+
+        Sent again after a transient failure only when the body carries an
+        ``idempotency_key``: TikTok then answers the product it already made.
+        """
+        response = self.request(
+            "POST",
+            self.PRODUCTS_PATH,
+            params={"shop_cipher": shop_cipher},
+            json=product,
+            repeatable=bool(product.get("idempotency_key")),
+        )
+        return _data(response.body)
+
+    def product_edit(self, *, shop_cipher: str, product_id: str, product: dict) -> dict:
+        """``PUT /product/202309/products/{id}``: a full replace (idempotent, so retried)."""
+        path = self.PRODUCT_PATH.format(product_id=product_id)
+        response = self.request("PUT", path, params={"shop_cipher": shop_cipher}, json=product)
+        return _data(response.body)
+
+    def inventory_update(
+        self, *, shop_cipher: str, product_id: str, skus: list[dict]
+    ) -> tuple[dict, str]:
+        """``POST .../products/{id}/inventory/update``; returns ``(data, request_id)``.
+
+        ``skus`` is ``[{id, inventory: [{warehouse_id, quantity}]}]`` with every
+        warehouse of each SKU. ``code`` 0 may still carry per-SKU refusals in
+        ``data.errors[{code, message, detail{sku_id, extra_errors[]}}]``: the
+        caller checks both. Quantities are absolute, so a retry is harmless.
+        """
+        path = self.INVENTORY_UPDATE_PATH.format(product_id=product_id)
+        response = self.request(
+            "POST",
+            path,
+            params={"shop_cipher": shop_cipher},
+            json={"skus": skus},
+            repeatable=True,
+        )
+        return _data(response.body), response.request_id
+
+    def warehouses(self, *, shop_cipher: str) -> list[dict]:
+        """``GET /logistics/202309/warehouses`` (scope ``seller.logistics``)."""
+        response = self.request("GET", self.WAREHOUSES_PATH, params={"shop_cipher": shop_cipher})
+        return [dict(row) for row in _data(response.body).get("warehouses") or []]
+
+    def image_upload(
+        self, *, content: bytes, content_type: str, use_case: str = "MAIN_IMAGE"
+    ) -> dict:
+        """``POST /product/202309/images/upload`` (multipart, never signed over the body,
+        no ``shop_cipher``); ``data`` is ``{uri, url, width, height, use_case}``.
+
+        An upload sent twice only leaves an unused image at TikTok, so it is retried.
+        """
+        from urllib3 import encode_multipart_formdata
+
+        extension = self.IMAGE_TYPES.get(content_type, "jpg")
+        body, multipart_type = encode_multipart_formdata(
+            {"data": (f"image.{extension}", content, content_type), "use_case": use_case}
+        )
+        response = self.request(
+            "POST",
+            self.IMAGES_UPLOAD_PATH,
+            data=body,
+            headers={"Content-Type": multipart_type},
+            repeatable=True,
+        )
+        return _data(response.body)
+
+    def image_fetch(self, *, url: str) -> tuple[bytes, str]:
+        """Download a catalog image to upload it: ``(bytes, content type)``.
+
+        Catalog images are URLs the tenant typed, fetched from our servers, so
+        only ``https`` URLs to public hosts are followed (no IP literal in a
+        private, loopback or link-local range, no ``localhost``), redirects are
+        not followed, the answer must be a JPEG or PNG and at most 5 MB. The
+        sandbox's own URLs (``SANDBOX_BASE_URL``) are allowed over http in
+        sandbox mode. A full defence against DNS tricks belongs to an egress
+        proxy; this refuses the obvious cases. Raises :class:`ProviderError`
+        with a message for the tenant.
+        """
+        import ipaddress
+
+        import requests as requests_lib
+
+        sandbox = getattr(settings, "INTEGRATIONS_SANDBOX", False) and url.startswith(
+            settings.SANDBOX_BASE_URL + "/"
+        )
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if not sandbox:
+            if parts.scheme != "https" or not host or host == "localhost":
+                raise ProviderError(f"Image {url[:100]} is not an https URL of a public host.")
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                address = None
+            if address is not None and not address.is_global:
+                raise ProviderError(f"Image {url[:100]} points at a private address.")
+        try:
+            with self.session.get(
+                url,
+                timeout=(self.connect_timeout, self.read_timeout),
+                stream=True,
+                allow_redirects=False,
+            ) as answer:
+                if answer.status_code != 200:
+                    raise ProviderError(
+                        f"Image {url[:100]} could not be fetched (HTTP {answer.status_code})."
+                    )
+                content_type = answer.headers.get("Content-Type", "").split(";")[0].strip()
+                if content_type not in self.IMAGE_TYPES:
+                    raise ProviderError(
+                        f"Image {url[:100]} is not a JPEG or PNG ({content_type or 'no type'})."
+                    )
+                content = answer.raw.read(self.IMAGE_MAX_BYTES + 1, decode_content=True)
+        except requests_lib.RequestException as exc:
+            raise ProviderError(
+                f"Image {url[:100]} could not be fetched ({type(exc).__name__})."
+            ) from None
+        if len(content) > self.IMAGE_MAX_BYTES:
+            raise ProviderError(f"Image {url[:100]} is larger than 5 MB.")
+        return content, content_type
 
 
 def _page_items(data: Mapping[str, Any], items_key: str | None) -> list:

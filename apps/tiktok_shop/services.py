@@ -15,22 +15,37 @@ Quirks this adapter absorbs (contract §3.1, §3.2):
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from apps.integrations import scopes
+from apps.integrations import services as core_services
 from apps.integrations.adapters import AuthorizationDenied, ProviderAdapter, TokenGrant
 from apps.integrations.fields import Secret
 from apps.integrations.http import TokenExpired
-from apps.integrations.models import Connection
+from apps.integrations.models import Connection, ConnectionStatus, SyncRun
+from apps.integrations.registry import providers
+from apps.integrations.scheduling import sync_enqueue_all
+from apps.integrations.upsert import bulk_upsert
+from apps.tenants.models import Membership, Tenant
 
 from .client import TikTokShopClient
+from .models import Order, OrderStatusChange, PendingShopAuthorization, Shop
+from .orders import orders_store
+
+PROVIDER_KEY = "tiktok_shop"
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +191,259 @@ class TikTokShopAdapter(ProviderAdapter):
         }
 
     def discover_assets(self, *, connection: Connection) -> dict | None:
-        """``{"shops": [{id, name, region, seller_type, cipher, code}, ...]}``."""
+        """``{"shops": [{id, name, region, seller_type, cipher, code}, ...]}``.
+
+        The shops are also stored as :class:`~.models.Shop` rows at once, so
+        the card lists them and the first orders sync has them.
+        """
         shops = client_for(connection).authorized_shops()
+        shops_store(connection=connection, shops=shops)
         return {"shops": [_shop(shop) for shop in shops]}
+
+
+# --- shops ---------------------------------------------------------------------------------
+
+
+def shops_store(*, connection: Connection, shops: list[Mapping[str, Any]]) -> list[Shop]:
+    """Upsert the shops an authorization lists; the tenant's others are marked unauthorized.
+
+    One authorization may cover several shops (cross-border sellers). A shop
+    that drops out of the list keeps its row and its orders, with
+    ``authorized=False``, and is no longer synced. Three queries.
+    """
+    rows = [
+        {
+            "tenant_id": connection.tenant_id,
+            "connection_id": connection.pk,
+            "shop_id": str(shop.get("id") or ""),
+            "name": str(shop.get("name") or "")[:255],
+            "region": str(shop.get("region") or "")[:8],
+            "seller_type": str(shop.get("seller_type") or "")[:32],
+            "cipher": str(shop.get("cipher") or "")[:255],
+            "authorized": True,
+        }
+        for shop in shops
+        if shop.get("id") and shop.get("cipher")
+    ]
+    ids = [row["shop_id"] for row in rows]
+    with transaction.atomic():
+        bulk_upsert(model=Shop, rows=rows, unique_fields=("tenant", "shop_id"))
+        Shop.objects.for_tenant(connection.tenant).exclude(shop_id__in=ids).filter(
+            authorized=True
+        ).update(authorized=False)
+    return list(Shop.objects.for_tenant(connection.tenant).filter(shop_id__in=ids))
+
+
+def shops_refresh(*, connection: Connection) -> list[Shop]:
+    """Ask TikTok which shops the authorization covers now and store them (one call)."""
+    with client_for(connection) as client:
+        shops = client.authorized_shops()
+    return shops_store(connection=connection, shops=shops)
+
+
+def shops_authorized(*, connection: Connection) -> list[Shop]:
+    """The connection's shops the sync walks, in ``shop_id`` order."""
+    return list(
+        Shop.objects.filter(connection_id=connection.pk, authorized=True).order_by("shop_id")
+    )
+
+
+# --- orders -------------------------------------------------------------------------------
+
+
+def order_refresh(
+    *, shop: Shop, order_id: str, source: str = OrderStatusChange.Source.WEBHOOK
+) -> Order | None:
+    """Fetch one order again (one API call) and upsert it with its lines and history.
+
+    What an order webhook does: the push only says that something changed, the
+    order object says what. None when TikTok no longer returns the order.
+    """
+    connection = shop.connection
+    with client_for(connection) as client:
+        found = client.orders_get(shop_cipher=shop.cipher, order_ids=[order_id])
+    if not found:
+        logger.warning("tiktok_shop order %s of shop %s not returned", order_id, shop.shop_id)
+        return None
+    orders_store(connection=connection, shop=shop, items=found, source=source)
+    return Order.objects.filter(shop=shop, order_id=order_id).first()
+
+
+def order_reverse_event_record(
+    *, shop: Shop, kind: str, data: Mapping[str, Any], changed_at: datetime | None
+) -> OrderStatusChange | None:
+    """Note a return or cancellation event on the order's history (returns are issue #6).
+
+    An order not synced yet is fetched first. Recording the same event twice
+    is a no-op (unique on order, kind, status and time).
+    """
+    order_id = str(data.get("order_id") or "")
+    status = str(data.get("return_status") or data.get("cancel_status") or "")
+    if not order_id or not status:
+        logger.warning("tiktok_shop %s event without order id or status: ignored", kind)
+        return None
+    order = Order.objects.filter(shop=shop, order_id=order_id).first()
+    if order is None:
+        order = order_refresh(shop=shop, order_id=order_id)
+    if order is None:
+        return None
+    detail_keys = ("return_id", "return_type", "return_role", "cancel_id", "cancellations_role")
+    change = OrderStatusChange(
+        tenant_id=order.tenant_id,
+        order=order,
+        kind=kind,
+        to_status=status[:64],
+        changed_at=changed_at or timezone.now(),
+        source=OrderStatusChange.Source.WEBHOOK,
+        detail={key: str(data[key]) for key in detail_keys if data.get(key) not in (None, "")},
+    )
+    OrderStatusChange.objects.bulk_create([change], ignore_conflicts=True)
+    return change
+
+
+# --- the seller's authorization -----------------------------------------------------------
+
+
+def connection_deauthorized(*, connection: Connection) -> Connection:
+    """The seller removed the app (webhook type 6): disconnect, keep the data, say why."""
+    if not connection.is_live:
+        return connection
+    core_services.connection_disconnect(connection=connection)
+    connection.last_error = _("The seller removed the app in TikTok Shop Seller Center.")
+    connection.save(update_fields=["last_error", "updated_at"])
+    return connection
+
+
+def connection_authorization_expiring(
+    *, connection: Connection, expires_at: datetime | None
+) -> Connection:
+    """TikTok says the authorization ends soon (webhook type 7): card ``expiring`` with the date.
+
+    The date is kept in ``assets["authorization_expires_at"]`` and, when it
+    is earlier, as the refresh token's end: past it nothing can be refreshed.
+    """
+    if not connection.is_live:
+        return connection
+    if expires_at is not None:
+        connection.assets = {
+            **(connection.assets or {}),
+            "authorization_expires_at": expires_at.isoformat(),
+        }
+        if connection.refresh_expires_at is None or expires_at < connection.refresh_expires_at:
+            connection.refresh_expires_at = expires_at
+    if connection.status == ConnectionStatus.CONNECTED:
+        connection.status = ConnectionStatus.EXPIRING
+    connection.save(update_fields=["assets", "refresh_expires_at", "status", "updated_at"])
+    return connection
+
+
+# --- authorizations from the Seller Center App Store ----------------------------------------
+
+#: How long a held App Store code waits for the admin's choice (TikTok's code lives 30 min).
+PENDING_TTL = timedelta(minutes=10)
+
+
+class AppStoreError(Exception):
+    """A held App Store authorization that cannot be completed; the message is for people."""
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def app_store_authorization_hold(*, user: AbstractBaseUser, code: str) -> str:
+    """Keep the code of a stateless callback for ``user``; return the confirmation token.
+
+    Nothing is exchanged and nothing is saved on a tenant until the user picks
+    one they administer (:func:`app_store_authorization_complete`).
+    """
+    PendingShopAuthorization.objects.filter(expires_at__lt=timezone.now()).delete()
+    raw = secrets.token_urlsafe(32)
+    PendingShopAuthorization.objects.create(
+        user=user, token_hash=_hash(raw), code=code, expires_at=timezone.now() + PENDING_TTL
+    )
+    logger.info("tiktok_shop app store authorization held for user=%s", user.pk)
+    return raw
+
+
+def app_store_authorization_get(
+    *, raw_token: str, user: AbstractBaseUser
+) -> PendingShopAuthorization:
+    """The held authorization, if it is this user's, unused and unexpired."""
+    pending = PendingShopAuthorization.objects.filter(token_hash=_hash(raw_token or "")).first()
+    if pending is None or pending.user_id != user.pk:
+        raise AppStoreError(_("This TikTok Shop authorization link is not valid."))
+    if pending.consumed_at is not None:
+        raise AppStoreError(_("This TikTok Shop authorization was already used."))
+    if pending.expires_at <= timezone.now():
+        raise AppStoreError(
+            _("This TikTok Shop authorization expired. Authorize the app again in Seller Center.")
+        )
+    return pending
+
+
+def app_store_admin_tenants(*, user: AbstractBaseUser) -> list[Tenant]:
+    """The tenants ``user`` may attach a shop to: those where they are owner or admin."""
+    return list(
+        Tenant.objects.filter(
+            memberships__user=user, memberships__role__in=Membership.ADMIN_ROLES
+        ).order_by("name")
+    )
+
+
+def _packs_confirmed(pack_keys: list[str], confirm_sensitive: bool) -> list[str]:
+    try:
+        packs = scopes.validate_packs(PROVIDER_KEY, pack_keys)
+    except scopes.UnknownPack as exc:
+        raise AppStoreError(str(exc)) from None
+    unconfirmed = [str(p.label) for p in packs if p.sensitive and not confirm_sensitive]
+    if unconfirmed:
+        raise AppStoreError(
+            _("%(packs)s give access to sensitive data: confirm them to continue.")
+            % {"packs": ", ".join(unconfirmed)}
+        )
+    return [p.key for p in packs]
+
+
+def app_store_authorization_complete(
+    *,
+    raw_token: str,
+    user: AbstractBaseUser,
+    tenant_id: int,
+    pack_keys: list[str],
+    confirm_sensitive: bool,
+) -> Connection:
+    """Attach a held App Store authorization to the tenant the admin chose.
+
+    The choice is checked against the user's admin memberships, the record is
+    spent once (a conditional UPDATE), then the code is exchanged and saved
+    exactly as a hub-started connect would be. Raises :class:`AppStoreError`,
+    ``AuthorizationDenied`` or ``ProviderError``.
+    """
+    pending = app_store_authorization_get(raw_token=raw_token, user=user)
+    tenant = next((t for t in app_store_admin_tenants(user=user) if t.pk == tenant_id), None)
+    if tenant is None:
+        raise AppStoreError(_("Choose a tenant where you are an admin."))
+    packs = _packs_confirmed(pack_keys, confirm_sensitive)
+    spent = PendingShopAuthorization.objects.filter(pk=pending.pk, consumed_at__isnull=True).update(
+        consumed_at=timezone.now()
+    )
+    if not spent:
+        raise AppStoreError(_("This TikTok Shop authorization was already used."))
+    provider = providers.get(PROVIDER_KEY)
+    grant = provider.adapter.exchange_code(
+        params={"code": pending.code.reveal()},
+        redirect_uri=provider.redirect_uri,
+        code_verifier=None,
+    )
+    connection = core_services.connection_save_grant(
+        provider=provider, tenant=tenant, user=user, grant=grant, scope_packs=packs
+    )
+    core_services.connection_discover_assets(connection=connection)
+    sync_enqueue_all(connection=connection, trigger=SyncRun.Trigger.MANUAL)
+    logger.info(
+        "tiktok_shop app store authorization attached tenant=%s connection=%s",
+        tenant.pk,
+        connection.pk,
+    )
+    return connection

@@ -13,6 +13,10 @@ class WebhooksConfig(AppConfig):
 
         collectors.register("apps.webhooks.metrics.collect")
 
+        from apps.integrations.selectors import TAB_PANELS
+
+        TAB_PANELS["webhooks"] = "apps.webhooks.views_hub.webhooks_panel"
+
         schedules.register(
             PeriodicTask(name="webhooks: sweep", func="apps.webhooks.tasks.sweep", minutes=1)
         )

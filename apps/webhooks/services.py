@@ -160,7 +160,10 @@ def event_handle(event: WebhookEvent, *, now: datetime | None = None) -> str:
         event.processed_at = now
         return "ignored"
     try:
-        with correlated(event.correlation_id), transaction.atomic():
+        # No transaction around the handler: one that calls a provider must not hold
+        # database locks across the call (on SQLite the in-process sandbox answering it
+        # would wait for them). Handlers open their own, around their writes.
+        with correlated(event.correlation_id):
             handler(event)
     except UnknownAccount as exc:
         event.status = Status.UNROUTABLE

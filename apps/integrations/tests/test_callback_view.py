@@ -38,7 +38,8 @@ def test_state_of_another_tenant_is_refused(owner_client, owner_a, tenant_b, san
 
 
 def test_callback_without_state_is_refused(owner_client, sandbox):
-    response = owner_client.get("/integrations/tiktok/callback/?code=abc", follow=True)
+    # Meta registers no stateless handler (TikTok Shop does: its App Store authorizations).
+    response = owner_client.get("/integrations/meta/callback/?code=abc", follow=True)
     assert "sent no state" in response.content.decode()
 
 

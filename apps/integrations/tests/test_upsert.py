@@ -194,7 +194,7 @@ def test_one_page_costs_a_constant_number_of_queries(ads_connection):
     updates = _queries_for(ads_connection, 500, offset=1000)
     assert len(small) == len(large) == len(updates)
     if connection.vendor == "postgresql":
-        # Temp table, COPY, INSERT ... SELECT ... ON CONFLICT, drop.
+        # Staging table (if not there yet), COPY, INSERT ... SELECT ... ON CONFLICT, empty it.
         assert len(small) == 4
         assert small[0].startswith("CREATE TEMPORARY TABLE")
         assert small[1].startswith("COPY")

@@ -10,23 +10,34 @@ secret, 190 bad token (subcode 463 expired, 458 app removed by the user).
 Permissions are remembered per user (``SandboxConsent``), as Meta does: a
 declined permission is not asked again unless the dialog says
 ``auth_type=rerequest``.
+
+Marketing API (contract §2): ``/me/adaccounts``, ``/act_<id>/adspixels``,
+``/act_<id>/insights`` and ad nodes answer from :mod:`apps.sandbox.meta_data`
+(several users, ad accounts shared between neighbours), cursor-paged like
+Graph. Without ``ads_read``/``ads_management`` they answer code 200; an
+account or ad the user does not reach is code 100 (subcode 33). Throttles
+per minute answer 17 (per user), 80004 with ``X-Business-Use-Case-Usage``
+(per account) and 613 (insights per account). ``POST /<WABA_ID>/dataset``
+(contract §4.2) needs ``whatsapp_business_management``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import conf, generator, grants
+from .. import conf, generator, grants, meta_data
 from ..api import bearer_token, provider_api, redirect_allowed, with_params
 from ..consent import ScopeChoice, chosen_identity, render_consent, render_error
 from ..envelopes import graph_error
@@ -389,3 +400,293 @@ def _debug_data(grant: SandboxGrant | None, outcome: grants.Outcome) -> dict:
             "subcode": subcode,
         }
     return data
+
+
+# --- Marketing API and WhatsApp (data from ``meta_data``) ----------------------------------
+
+#: Graph's default page size when ``limit`` is not given, and the largest the sandbox allows.
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 5000
+#: Throttles (calls per minute), read at call time so tests can lower them:
+#: ``SANDBOX_META_USER_CALLS_PER_MINUTE`` -> code 17 (user-level limit),
+#: ``SANDBOX_META_ACCOUNT_CALLS_PER_MINUTE`` -> code 80004 (ads management BUC limit),
+#: ``SANDBOX_META_INSIGHTS_CALLS_PER_MINUTE`` -> code 613 (insights calls on an account).
+DEFAULT_CALLS_PER_MINUTE = 2000
+#: Business Use Case limits answer with how long until access is regained (minutes).
+BUC_REGAIN_MINUTES = 1
+ADS_PERMISSIONS = ("ads_read", "ads_management")
+WHATSAPP_PERMISSION = "whatsapp_business_management"
+#: Insights are kept 37 months (contract §2.5).
+INSIGHTS_RETENTION_DAYS = 37 * 30
+
+
+def _over_limit(setting: str, key: str) -> bool:
+    """Count a call in this minute's bucket; True once the bucket passes the setting."""
+    limit = int(getattr(settings, setting, DEFAULT_CALLS_PER_MINUTE))
+    bucket = f"sandbox:meta:rate:{setting}:{key}:{int(time.time() // 60)}"
+    count = 1 if cache.add(bucket, 1, 120) else cache.incr(bucket)
+    return count > limit
+
+
+def _user_limit(grant: SandboxGrant) -> HttpResponse | None:
+    if _over_limit("SANDBOX_META_USER_CALLS_PER_MINUTE", grant.account_id):
+        return graph_error(
+            "(#17) User request limit reached", code=17, subcode=2446079, transient=True
+        )
+    return None
+
+
+def _account_limit(account: meta_data.AdAccount) -> HttpResponse | None:
+    if not _over_limit("SANDBOX_META_ACCOUNT_CALLS_PER_MINUTE", account.account_id):
+        return None
+    response = graph_error(
+        "(#80004) There have been too many calls to this ad-account. Wait a bit and try again. "
+        "For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
+        code=80004,
+        subcode=2446079,
+        transient=True,
+    )
+    usage = {
+        account.account_id: [
+            {
+                "type": "ads_management",
+                "call_count": 100,
+                "total_cputime": 30,
+                "total_time": 40,
+                "estimated_time_to_regain_access": BUC_REGAIN_MINUTES,
+            }
+        ]
+    }
+    response["X-Business-Use-Case-Usage"] = json.dumps(usage)
+    return response
+
+
+def _insights_limit(account: meta_data.AdAccount) -> HttpResponse | None:
+    if _over_limit("SANDBOX_META_INSIGHTS_CALLS_PER_MINUTE", account.account_id):
+        return graph_error(
+            "(#613) There have been too many calls from this ad-account. Wait a bit and try again.",
+            code=613,
+            subcode=1487742,
+        )
+    return None
+
+
+def _ads_permission(grant: SandboxGrant) -> HttpResponse | None:
+    if any(p in _granted(grant.account_id) for p in ADS_PERMISSIONS):
+        return None
+    return graph_error("(#200) Requires ads_read permission to manage the object", code=200)
+
+
+def _missing_object(node: str) -> HttpResponse:
+    return graph_error(
+        f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due "
+        "to missing permissions, or does not support this operation. Please read the Graph API "
+        "documentation at https://developers.facebook.com/docs/graph-api",
+        code=100,
+        subcode=33,
+        error_type="GraphMethodException",
+    )
+
+
+def _reached_account(
+    request: HttpRequest, account_id: str
+) -> tuple[SandboxGrant | None, meta_data.AdAccount | None, HttpResponse | None]:
+    """The user grant and the ad account it reaches, after token, limit and permission checks."""
+    grant, error = _user(request)
+    if error is not None:
+        return None, None, error
+    if error := _user_limit(grant) or _ads_permission(grant):
+        return None, None, error
+    account = next(
+        (a for a in meta_data.accounts_of(grant.account_id) if a.account_id == account_id), None
+    )
+    if account is None:
+        return None, None, _missing_object(f"act_{account_id}")
+    return grant, account, None
+
+
+def _fields(request: HttpRequest) -> dict[str, list[str] | None]:
+    """``fields`` with field expansion: ``a,b{c,d}`` -> ``{"a": None, "b": ["c", "d"]}``."""
+    fields: dict[str, list[str] | None] = {}
+    depth, name, inner = 0, "", ""
+    for char in request.GET.get("fields", "") + ",":
+        if char == "{":
+            depth += 1
+            if depth == 1:
+                continue
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                continue
+        if depth == 0 and char == ",":
+            if name.strip():
+                subfields = [f.strip() for f in inner.split(",") if f.strip()]
+                fields[name.strip()] = subfields or None
+            name, inner = "", ""
+        elif depth == 0:
+            name += char
+        else:
+            inner += char
+    return fields
+
+
+def _limit(request: HttpRequest) -> int:
+    raw = request.GET.get("limit", "")
+    return min(max(int(raw), 1), MAX_LIMIT) if raw.isdigit() else DEFAULT_LIMIT
+
+
+def _paged(request: HttpRequest, rows: list[dict]) -> HttpResponse:
+    """Cursor paging as Graph does it: ``paging.cursors`` always, ``paging.next`` if more."""
+    limit = _limit(request)
+    after = request.GET.get("after", "")
+    offset = meta_data.offset_of(after) if after else 0
+    if offset is None:
+        return graph_error("(#100) Invalid cursor: after", code=100)
+    page = rows[offset : offset + limit]
+    body: dict = {"data": page}
+    if page:
+        paging: dict = {
+            "cursors": {
+                "before": meta_data.cursor_for(offset),
+                "after": meta_data.cursor_for(offset + len(page)),
+            }
+        }
+        if offset + len(page) < len(rows):
+            query = request.GET.copy()
+            query["after"] = paging["cursors"]["after"]
+            paging["next"] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        body["paging"] = paging
+    return JsonResponse(body)
+
+
+def _pick(
+    row: dict, fields: dict[str, list[str] | None], always: tuple[str, ...] = ("id",)
+) -> dict:
+    """Only the fields asked for (and ``always``), nested objects cut to their sub-fields."""
+    picked = {}
+    for key, value in row.items():
+        if key in always and key not in fields:
+            picked[key] = value
+        elif key in fields:
+            sub = fields[key]
+            picked[key] = (
+                {k: v for k, v in value.items() if k in sub}
+                if sub and isinstance(value, dict)
+                else value
+            )
+    return picked
+
+
+@provider_api(META)
+@require_GET
+def ad_accounts(request: HttpRequest, version: str) -> HttpResponse:
+    """``/me/adaccounts``: the ad accounts the user reaches, cursor-paged."""
+    grant, error = _user(request)
+    if error is not None:
+        return error
+    if error := _user_limit(grant) or _ads_permission(grant):
+        return error
+    fields = _fields(request)
+    rows = [_pick(a.as_graph(), fields) for a in meta_data.accounts_of(grant.account_id)]
+    return _paged(request, rows)
+
+
+@provider_api(META)
+@require_GET
+def ads_pixels(request: HttpRequest, version: str, account_id: str) -> HttpResponse:
+    """``/act_<id>/adspixels``: the account's pixels/datasets."""
+    _grant, account, error = _reached_account(request, account_id)
+    if error is not None:
+        return error
+    if error := _account_limit(account):
+        return error
+    fields = _fields(request)
+    return _paged(request, [_pick(p, fields) for p in meta_data.pixels(account.account_id)])
+
+
+def _insights_range(request: HttpRequest) -> tuple[date, date] | HttpResponse:
+    try:
+        value = json.loads(request.GET.get("time_range", ""))
+        since, until = date.fromisoformat(value["since"]), date.fromisoformat(value["until"])
+    except (ValueError, KeyError, TypeError):
+        return graph_error(
+            "(#100) time_range must be a JSON object with since and until (YYYY-MM-DD)", code=100
+        )
+    if since > until:
+        return graph_error("(#100) since must be on or before until", code=100)
+    if since < generator.now().date() - timedelta(days=INSIGHTS_RETENTION_DAYS):
+        return graph_error(
+            "(#100) The start date of the time range cannot be beyond 37 months from the "
+            "current date",
+            code=100,
+        )
+    return since, until
+
+
+@provider_api(META)
+@require_GET
+def insights(request: HttpRequest, version: str, account_id: str) -> HttpResponse:
+    """``/act_<id>/insights?level=ad&time_increment=1&time_range=...``: daily rows per ad."""
+    _grant, account, error = _reached_account(request, account_id)
+    if error is not None:
+        return error
+    if error := _insights_limit(account):
+        return error
+    if request.GET.get("level", "ad") != "ad" or request.GET.get("time_increment", "1") != "1":
+        return graph_error("(#100) The sandbox answers level=ad with time_increment=1", code=100)
+    days = _insights_range(request)
+    if isinstance(days, HttpResponse):
+        return days
+    fields = _fields(request)
+    rows = meta_data.insight_rows(account, *days)
+    always = ("date_start", "date_stop")
+    return _paged(request, [_pick(r, fields, always) for r in rows])
+
+
+@provider_api(META)
+@require_GET
+def node(request: HttpRequest, version: str, node_id: str) -> HttpResponse:
+    """``/<ad id>?fields=id,name,adset{id,name},campaign{id,name},account_id``."""
+    grant, error = _user(request)
+    if error is not None:
+        return error
+    if error := _user_limit(grant) or _ads_permission(grant):
+        return error
+    item = meta_data.ad(node_id)
+    reached = {a.account_id for a in meta_data.accounts_of(grant.account_id)}
+    if item is None or item.account_id not in reached:
+        return _missing_object(node_id)
+    if error := _account_limit(meta_data.ad_account(item.account_id)):
+        return error
+    full = {
+        "id": item.ad_id,
+        "name": item.name,
+        "account_id": item.account_id,
+        "adset_id": item.adset_id,
+        "campaign_id": item.campaign_id,
+        "effective_status": "ACTIVE",
+        "adset": {"id": item.adset_id, "name": item.adset_name},
+        "campaign": {
+            "id": item.campaign_id,
+            "name": item.campaign_name,
+            "objective": meta_data.objective(item),
+        },
+    }
+    return JsonResponse(_pick(full, _fields(request)))
+
+
+@provider_api(META)
+@require_http_methods(["POST"])
+def waba_dataset(request: HttpRequest, version: str, waba_id: str) -> HttpResponse:
+    """``POST /<WABA_ID>/dataset``: creates the WABA's dataset or returns the existing one."""
+    grant, error = _user(request)
+    if error is not None:
+        return error
+    if error := _user_limit(grant):
+        return error
+    if WHATSAPP_PERMISSION not in _granted(grant.account_id):
+        return graph_error(
+            f"(#200) Requires {WHATSAPP_PERMISSION} permission to manage the object", code=200
+        )
+    return JsonResponse({"id": meta_data.waba_dataset_id(waba_id)})

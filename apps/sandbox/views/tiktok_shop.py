@@ -14,6 +14,7 @@ revoked). Treat any non-zero code there as "re-authorize".
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -24,7 +25,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import conf, generator, grants, tiktok_shop_signing
+from .. import conf, generator, grants, shop_data, tiktok_shop_signing
 from ..api import provider_api, relative_path, with_params
 from ..consent import chosen_identity, render_consent, render_error
 from ..envelopes import tiktok
@@ -234,3 +235,87 @@ def _cipher_error(request: HttpRequest, shop_scoped: bool) -> HttpResponse | Non
 def authorized_shops(request: HttpRequest, grant: SandboxGrant) -> HttpResponse:
     """``/authorization/202309/shops``: every shop this authorization covers."""
     return tiktok(0, "Success", {"shops": generator.shops(grant.account_id)})
+
+
+# --- Orders (seller.order.info) ------------------------------------------------------
+
+
+def _shop_for_cipher(request: HttpRequest, grant: SandboxGrant) -> dict | None:
+    cipher = request.GET.get("shop_cipher", "")
+    return next((s for s in generator.shops(grant.account_id) if s["cipher"] == cipher), None)
+
+
+def _unknown_cipher() -> HttpResponse:
+    return tiktok(36009004, "Invalid shop_cipher. The shop is not authorized for this token.")
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
+        raise ValueError(value)
+    return int(value)
+
+
+def _search_query(request: HttpRequest) -> shop_data.SearchQuery:
+    """Query ``page_size`` (1-100, required), ``page_token``, sort; body filters (Unix s)."""
+    raw_size = request.GET.get("page_size", "")
+    if not raw_size.isdigit() or not 1 <= int(raw_size) <= shop_data.MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {shop_data.MAX_PAGE_SIZE}")
+    body = json.loads(request.body or b"{}")
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    sort_field = request.GET.get("sort_field") or "create_time"
+    sort_order = (request.GET.get("sort_order") or "DESC").upper()
+    if sort_field not in {"create_time", "update_time"} or sort_order not in {"ASC", "DESC"}:
+        raise ValueError("sort_field or sort_order is invalid")
+    return shop_data.SearchQuery(
+        page_size=int(raw_size),
+        sort_field=sort_field,
+        sort_order=sort_order,
+        page_token=request.GET.get("page_token", ""),
+        order_status=str(body.get("order_status") or ""),
+        create_time_ge=_optional_int(body.get("create_time_ge")),
+        create_time_lt=_optional_int(body.get("create_time_lt")),
+        update_time_ge=_optional_int(body.get("update_time_ge")),
+        update_time_lt=_optional_int(body.get("update_time_lt")),
+    )
+
+
+@signed_endpoint(scope="seller.order.info", shop_scoped=True, methods=("POST",))
+def orders_search(request: HttpRequest, grant: SandboxGrant) -> HttpResponse:
+    """``POST /order/202309/orders/search``: keyset pages of at most 100, by the sort asked."""
+    shop = _shop_for_cipher(request, grant)
+    if shop is None:
+        return _unknown_cipher()
+    try:
+        query = _search_query(request)
+    except ValueError as exc:
+        return tiktok(36009004, f"Invalid params: {exc}.")
+    orders = shop_data.orders_for(shop, grant.account_id)
+    try:
+        page = shop_data.search(orders, query, shop_data.now_seconds())
+    except shop_data.BadPageToken:
+        return tiktok(36009004, "Invalid params: page_token is invalid.")
+    data = {
+        "orders": [shop_data.order_object(orders, state) for state in page.states],
+        "next_page_token": page.next_page_token,
+        "total_count": page.total_count,
+    }
+    return tiktok(0, "Success", data)
+
+
+@signed_endpoint(scope="seller.order.info", shop_scoped=True)
+def orders_get(request: HttpRequest, grant: SandboxGrant) -> HttpResponse:
+    """``GET /order/202309/orders?ids=a,b`` (at most 50); unknown ids are left out."""
+    shop = _shop_for_cipher(request, grant)
+    if shop is None:
+        return _unknown_cipher()
+    ids = [i for i in request.GET.get("ids", "").split(",") if i]
+    if not ids or len(ids) > shop_data.MAX_GET_IDS:
+        return tiktok(36009004, f"Invalid params: ids must hold 1 to {shop_data.MAX_GET_IDS} ids.")
+    orders = shop_data.orders_for(shop, grant.account_id)
+    at = shop_data.now_seconds()
+    states = [state for i in ids if (state := shop_data.state_of(orders, i, at)) is not None]
+    data = {"orders": [shop_data.order_object(orders, state) for state in states]}
+    return tiktok(0, "Success", data)

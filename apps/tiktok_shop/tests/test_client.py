@@ -16,7 +16,12 @@ from apps.integrations.http import (
     TransportError,
 )
 from apps.integrations.testing import load_fixture as shared_load_fixture
-from apps.tiktok_shop.client import ERROR_TABLE, TikTokShopClient
+from apps.tiktok_shop.client import (
+    ERROR_TABLE,
+    MESSAGE_RULES,
+    InvalidSignature,
+    TikTokShopClient,
+)
 from apps.tiktok_shop.signing import sign
 
 pytestmark = pytest.mark.django_db
@@ -209,7 +214,7 @@ CODE_ROWS = [
     (36009002, "authorization_shops__rate_limited", 429, RateLimited, True),
     (36009003, "authorization_shops__internal_error", 200, ProviderError, True),
     (36009007, "authorization_shops__gateway_timeout", 200, ProviderError, True),
-    (106001, "authorization_shops__invalid_sign", 200, ProviderError, False),
+    (106001, "authorization_shops__invalid_sign", 200, InvalidSignature, False),
     (106013, "orders_search__missing_shop_cipher", 200, ProviderError, False),
 ]
 
@@ -242,6 +247,110 @@ def test_error_codes_are_classified_from_the_table(
     assert error.transient is transient
     # Transient rows are retried (a GET is safe to repeat); the others are final at once.
     assert len(mocked.calls) == (client.max_attempts if transient else 1)
+
+
+#: 36009004 is overloaded: the message tells its cases apart (one row per rule, plus others).
+MESSAGE_ROWS = [
+    ("authorization_shops__token_header_invalid", TokenExpired),
+    ("authorization_shops__sign_missing", InvalidSignature),
+    ("authorization_shops__timestamp_out_of_range", ProviderError),
+    ("authorization_shops__unexpected_shop_cipher", ProviderError),
+]
+
+
+def test_every_message_rule_has_a_row():
+    classes = {error_class for _, error_class in MESSAGE_ROWS}
+    assert {rule.error for _, rule in MESSAGE_RULES} <= classes
+
+
+@pytest.mark.parametrize(("fixture", "error_class"), MESSAGE_ROWS, ids=[r[0] for r in MESSAGE_ROWS])
+def test_36009004_is_classified_by_its_message(mocked, fixture, error_class):
+    body = load_fixture(fixture)
+    mocked.get(SHOPS_URL, json=body)
+
+    with pytest.raises(ProviderError) as caught:
+        make_client().authorized_shops()
+
+    assert type(caught.value) is error_class
+    assert caught.value.code == "36009004"
+    assert caught.value.transient is False
+    assert len(mocked.calls) == 1
+
+
+def test_an_invalid_signature_says_signature_in_its_message(mocked):
+    mocked.get(SHOPS_URL, json={"code": 106001, "message": "Bad request", "request_id": "r1"})
+
+    with pytest.raises(InvalidSignature) as caught:
+        make_client().authorized_shops()
+
+    assert "signature" in str(caught.value).lower()
+    assert caught.value.code == "106001"
+
+
+def test_a_revoked_token_is_refreshed_once_then_given_up(mocked):
+    """36009004 about the token header: refresh once; still refused means reconnect."""
+    mocked.get(SHOPS_URL, json=load_fixture("authorization_shops__token_header_invalid"))
+    refreshes = []
+
+    def refresher() -> str:
+        refreshes.append(1)
+        return "ROW_new_token_after_refresh_000000000000000000"
+
+    client = make_client(token_refresher=refresher)
+    with pytest.raises(TokenExpired):
+        client.authorized_shops()
+
+    assert len(refreshes) == 1
+    assert len(mocked.calls) == 2
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+def test_orders_search_posts_filters_and_pages_in_the_query_signed_with_the_cipher(mocked):
+    mocked.post(f"{API}{ORDERS_SEARCH}", json=load_fixture("orders_search__page1"))
+
+    page = make_client().orders_search(
+        shop_cipher=CIPHER, page_token="tok/en+1==", update_time_ge=1696900000
+    )
+
+    request = mocked.calls[0].request
+    query = assert_signed(request, path=ORDERS_SEARCH)
+    assert query["shop_cipher"] == CIPHER
+    assert query["page_size"] == "100"
+    assert query["page_token"] == "tok/en+1=="
+    assert (query["sort_field"], query["sort_order"]) == ("update_time", "ASC")
+    assert request.body == b'{"update_time_ge":1696900000}'
+    assert [o["id"] for o in page.orders] == ["576486316948490001", "576486316948490002"]
+    assert page.next_page_token == "aDU2dmNUdmcxcGhZaW1SL0R2Z3dSQT09+cGFnZTI=/v2"
+    assert page.total_count == 3
+
+
+def test_a_search_is_a_read_and_is_retried_after_a_transient_failure(mocked):
+    mocked.post(f"{API}{ORDERS_SEARCH}", json=load_fixture("authorization_shops__internal_error"))
+    mocked.post(f"{API}{ORDERS_SEARCH}", json=load_fixture("orders_search__page1"))
+
+    page = make_client().orders_search(shop_cipher=CIPHER)
+
+    assert len(page.orders) == 2
+    assert len(mocked.calls) == 2
+    assert mocked.calls[0].request.body == mocked.calls[1].request.body
+
+
+def test_orders_search_refuses_a_page_size_tiktok_would_refuse():
+    with pytest.raises(ValueError, match="page_size"):
+        make_client().orders_search(shop_cipher=CIPHER, page_size=101)
+
+
+def test_orders_get_sends_comma_joined_ids_with_the_cipher(mocked):
+    mocked.get(f"{API}/order/202309/orders", json=load_fixture("orders_get__one"))
+
+    orders = make_client().orders_get(shop_cipher=CIPHER, order_ids=["576486316948490001", "2"])
+
+    query = assert_signed(mocked.calls[0].request, path="/order/202309/orders")
+    assert query["ids"] == "576486316948490001,2"
+    assert query["shop_cipher"] == CIPHER
+    assert [o["id"] for o in orders] == ["576486316948490001"]
 
 
 def test_a_transient_code_succeeds_on_the_retry(mocked):

@@ -1,0 +1,166 @@
+"""TikTok Shop orders: parse-and-upsert rows per second (orders plus their line rows).
+
+What one page of the orders sync does after the HTTP answer, timed over many
+pages: ``order_rows`` (the kind's ``to_rows``: TikTok's order objects ->
+``Order`` rows with their grouped lines), then in one transaction per page,
+as the runner does it, ``bulk_upsert`` of the orders on ``(shop, order_id)``
+and ``orders_after_upsert`` (read back ids and last statuses, upsert the
+lines on ``(order, sku_id)``, delete lines gone, insert the status changes).
+
+The order objects are the sandbox's (``apps.sandbox.shop_data``), built
+before the clock starts: 100 per page, the API's maximum. Two passes over the
+same orders, in a throwaway test database created from ``DATABASE_URL``:
+
+- **insert**: empty tables (every order, line and first status is new);
+- **update**: the same orders three days later in the sandbox's time (every
+  key exists; the orders that moved on get a new status and a history row).
+
+Rows counted: orders plus line rows written (one per SKU of an order; TikTok
+lists one line item per unit, and those are counted too, for reference).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/bench_orders.py
+    .venv/bin/python bench/bench_orders.py --orders 5000      # SQLite
+    .venv/bin/python bench/bench_orders.py --profile          # cProfile of the insert pass
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import logging
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("INTEGRATIONS_SANDBOX", "true")
+
+import django
+
+django.setup()
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.test.utils import setup_test_environment
+from django.utils import timezone
+
+PAGE = 100
+SHOP_ID = "7494049642642441621"
+REGION = "GB"
+#: The sandbox world's anchor (the seller's first grant), fixed so every run sees the same orders.
+ANCHOR = 1_780_000_000
+LATER = 3 * 86400
+
+
+def order_pages(count: int, at: int, shop_pk: int) -> tuple[list[list[dict]], int]:
+    """The sandbox's order objects at ``at``, in pages of 100, and their line items (units)."""
+    from apps.sandbox import shop_data
+    from apps.tiktok_shop.orders import SHOP_KEY
+
+    orders = shop_data.shop_orders(SHOP_ID, REGION, ANCHOR, count)
+    objects = [shop_data.order_object(orders, state) for state in shop_data.states_at(orders, at)]
+    units = 0
+    for item in objects:
+        item[SHOP_KEY] = shop_pk
+        units += len(item["line_items"])
+    return [objects[i : i + PAGE] for i in range(0, len(objects), PAGE)], units
+
+
+def make_shop():
+    from apps.tenants.models import Tenant
+    from apps.tiktok_shop.models import Shop, TikTokShopConnection
+
+    tenant = Tenant.objects.create(slug="bench-shop", name="Bench shop")
+    connection_row = TikTokShopConnection.objects.create(tenant=tenant, access_token="ROW_bench")
+    shop = Shop.objects.create(
+        tenant=tenant, connection=connection_row, shop_id=SHOP_ID, region=REGION, cipher="ROW_c"
+    )
+    return connection_row, shop
+
+
+def run_pass(connection_row, pages: list[list[dict]]) -> tuple[int, int, float]:
+    """Parse and write every page; (orders, line rows, seconds)."""
+    from apps.integrations.upsert import bulk_upsert
+    from apps.tiktok_shop.models import Order
+    from apps.tiktok_shop.orders import ORDER_UNIQUE, order_rows, orders_after_upsert
+
+    orders = lines = 0
+    started = time.perf_counter()
+    for page in pages:
+        synced_at = timezone.now()
+        converted = order_rows(connection=connection_row, items=page, synced_at=synced_at)
+        with transaction.atomic():
+            bulk_upsert(model=Order, rows=converted.rows, unique_fields=ORDER_UNIQUE)
+            orders_after_upsert(connection=connection_row, rows=converted.rows, synced_at=synced_at)
+        orders += len(converted.rows)
+        lines += sum(len(row.lines) for row in converted.rows)
+    return orders, lines, time.perf_counter() - started
+
+
+def bench(count: int, *, profile: bool) -> None:
+    from apps.tiktok_shop.models import Order, OrderLine, OrderStatusChange
+
+    connection_row, shop = make_shop()
+    for label, at in (("insert", ANCHOR + 60), ("update", ANCHOR + 60 + LATER)):
+        pages, units = order_pages(count, at, shop.pk)
+        profiler = cProfile.Profile() if profile and label == "insert" else None
+        if profiler:
+            profiler.enable()
+        orders, lines, elapsed = run_pass(connection_row, pages)
+        if profiler:
+            profiler.disable()
+        rows = orders + lines
+        print(
+            f"  {label:<7} {orders:>7,} orders + {lines:>7,} line rows = {rows:>7,} rows "
+            f"in {elapsed:6.2f}s: {rows / elapsed:>8,.0f} rows/s ({orders / elapsed:,.0f} orders/s)"
+        )
+        print(
+            f"  {'':<7} counting TikTok's line items (one per unit, {units:,}) instead: "
+            f"{(orders + units) / elapsed:>8,.0f} rows/s"
+        )
+        if profiler:
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
+            print(text.getvalue())
+    print(
+        f"  stored: {Order.objects.count():,} orders, {OrderLine.objects.count():,} line rows, "
+        f"{OrderStatusChange.objects.count():,} status changes"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20_000, help="orders per pass")
+    parser.add_argument("--profile", action="store_true", help="cProfile the insert pass")
+    args = parser.parse_args()
+
+    setup_test_environment(debug=False)
+    logging.disable(logging.INFO)
+    database = settings.DATABASES["default"]
+    scratch = None
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        scratch = tempfile.TemporaryDirectory()
+        database.setdefault("TEST", {})["NAME"] = str(Path(scratch.name) / "bench.sqlite3")
+    else:
+        # Our own name: the default test_<name> may be another benchmark's or test run's.
+        database.setdefault("TEST", {})["NAME"] = f"test_bench_orders_{os.getpid()}"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        version = connection.pg_version if connection.vendor == "postgresql" else None
+        shown = f" {version // 10000}.{version % 10000}" if version else ""
+        print(f"database={connection.vendor}{shown} page={PAGE} orders={args.orders:,}")
+        print("parse and upsert (order_rows + bulk_upsert + orders_after_upsert, per page)")
+        bench(args.orders, profile=args.profile)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if scratch is not None:
+            scratch.cleanup()
+
+
+if __name__ == "__main__":
+    main()
