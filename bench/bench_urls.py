@@ -29,8 +29,8 @@ def bare_webhook(request):
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO webhooks_webhookevent (source, event_id, event_type, account_ref, payload,"
-            " status, attempts, claim_token, last_error, received_at)"
-            " VALUES ('bare', %s, %s, %s, %s, 'received', 0, '', '', %s)"
+            " status, attempts, claim_token, last_error, correlation_id, received_at)"
+            " VALUES ('bare', %s, %s, %s, %s, 'received', 0, '', '', '', %s)"
             " ON CONFLICT (source, event_id) DO NOTHING",
             [
                 event["tts_notification_id"],
