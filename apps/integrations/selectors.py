@@ -26,7 +26,7 @@ CORE_TABS = [
 ]
 #: core tab key -> dotted path of ``panel(request) -> dict``: the context of that tab's
 #: panel (with ``panel_template``), registered by the app that fills the tab in its
-#: ``AppConfig.ready()`` (capi: "conversions"). A tab nobody fills shows its placeholder.
+#: ``AppConfig.ready()``: capi fills "conversions", webhooks fills "webhooks".
 TAB_PANELS: dict[str, str] = {}
 
 CARD_STATUS_LABELS = {

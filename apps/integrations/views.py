@@ -57,7 +57,7 @@ def hub(request: HttpRequest) -> HttpResponse:
         context.update(_sync_history_context(request))
     elif active in TAB_PANELS:
         context.update(import_string(TAB_PANELS[active])(request))
-    elif active not in {"conversions", "webhooks"}:
+    else:
         context["cards"] = hub_cards(tenant=request.tenant, platform_key=active)
     if request.htmx and request.htmx.target == "hub-panel":
         return render(request, "integrations/_panel.html", context)
