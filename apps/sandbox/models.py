@@ -133,3 +133,36 @@ class SandboxAdsOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_object_type_display()} {self.object_id}"
+
+
+class SandboxShopRecord(models.Model):
+    """Something an API caller did to a generated TikTok Shop object.
+
+    Orders, packages, returns, conversations and statements are regenerated
+    from their seeds on every call (``shop_data``); these rows are laid over
+    them so a change shows in later reads, in every process: a package shipped
+    with its tracking number, a return approved or rejected, a message sent by
+    the seller. ``data`` holds what the call carried, as the provider stored it.
+    """
+
+    class Kind(models.TextChoices):
+        PACKAGE_SHIPPED = "package_shipped", _("package shipped")
+        RETURN_DECIDED = "return_decided", _("return decided")
+        MESSAGE_SENT = "message_sent", _("message sent")
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    shop_id = models.CharField(max_length=64)
+    #: the package, return or conversation the record is about
+    object_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "shop_id", "object_id"], name="sandbox_shop_record_idx")
+        ]
+        ordering = ["created_at", "pk"]
+        verbose_name = _("sandbox TikTok Shop record")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.object_id}"
