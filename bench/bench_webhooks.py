@@ -2,11 +2,14 @@
 
 Creates a throwaway database (PostgreSQL: ``hub_bench_webhooks`` on the
 server of ``DATABASE_URL``; SQLite: a temporary file), migrates it, starts
-gunicorn (``--workers``, sync workers) on it and fires ``--requests`` distinct,
-correctly signed TikTok Shop ORDER_STATUS_CHANGE deliveries from
-``--concurrency`` clients (threads spread over several processes) on the same
-machine. Then it counts the events stored and checks the count equals the
-deliveries answered 200, and drains them once to show processing keeps up
+gunicorn with the production configuration (config/gunicorn.py: ``--workers``
+threaded workers) on it and fires correctly signed TikTok Shop
+ORDER_STATUS_CHANGE deliveries from ``--concurrency`` clients on the same
+machine: with ``wrk`` (``apt-get install wrk``), ``--requests`` distinct
+deliveries for ``--seconds``, repeated if they run out; without it, Python
+threads sending each of ``--requests`` once. Then it counts the events stored
+and checks the count equals the distinct deliveries the server received (a
+repeat must not be stored twice), and drains them once to show processing keeps up
 (the shops are unknown to this database, so each event is routed, flagged
 ``unroutable`` and kept: the inbox's own cost, without provider calls).
 
@@ -19,12 +22,14 @@ HMAC check and one INSERT (bench/bench_urls.py). ``--target both`` runs both.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import hmac
 import http.client
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -94,18 +99,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    """The production configuration (config/gunicorn.py), on a local port, without access log."""
     proc = subprocess.Popen(
         [
             str(Path(PY).parent / "gunicorn"),
+            "-c",
+            "config/gunicorn.py",
             "config.wsgi",
             f"--bind=127.0.0.1:{port}",
             f"--workers={workers}",
+            f"--threads={threads}",
             "--log-level=warning",
-            "--backlog=2048",
         ],
         cwd=ROOT,
-        env=env,
+        env={**env, "GUNICORN_ACCESS_LOG": ""},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -199,6 +207,99 @@ def fire(port: int, path: str, total: int, concurrency: int, run: str) -> dict:
     }
 
 
+WRK_SCRIPT = r"""
+-- Each wrk thread sends its own slice of the pre-signed deliveries (one per
+-- line: signature, tab, body) in order, and starts the slice again if it runs
+-- out before the time is up: those repeats are duplicates the hub dedupes.
+-- request() runs right before a request is written, so "sent" counts what
+-- reached the server, answered or still in flight when wrk stopped.
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local nthreads = tonumber(args[2])
+  path, sigs, bodies, sent = args[3], {}, {}, 0
+  local i = 0
+  for line in io.lines(args[1]) do
+    if i % nthreads == id then
+      local tab = line:find("\t", 1, true)
+      table.insert(sigs, line:sub(1, tab - 1))
+      table.insert(bodies, line:sub(tab + 1))
+    end
+    i = i + 1
+  end
+  nbodies = #bodies
+end
+
+function request()
+  local k = sent % nbodies + 1
+  sent = sent + 1
+  return wrk.format("POST", path, {
+    ["Content-Type"] = "application/json", ["Authorization"] = sigs[k],
+    ["Connection"] = "close",
+  }, bodies[k])
+end
+
+function done(summary, latency, requests)
+  local sent, distinct = 0, 0
+  for _, t in ipairs(threads) do
+    sent = sent + t:get("sent")
+    distinct = distinct + math.min(t:get("sent"), t:get("nbodies"))
+  end
+  io.write(string.format(
+    "WRK %d %d %d %d %d %d %.3f %.3f\n", summary.requests, summary.duration,
+    summary.errors.status, summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout,
+    sent, distinct, latency:percentile(50) / 1000, latency:percentile(99) / 1000
+  ))
+end
+"""
+
+
+def fire_wrk(port: int, path: str, total: int, concurrency: int, run: str, seconds: int) -> dict:
+    """Fire with wrk for ``seconds``: a C load generator leaves the CPU to the server.
+
+    ``total`` distinct deliveries are prepared; a thread that runs out starts
+    its slice again (duplicates). ``distinct`` counts the deliveries that
+    reached the server, which is what must be stored.
+    """
+    threads = 2
+    with tempfile.TemporaryDirectory() as tmp:
+        data, script = Path(tmp) / "deliveries.tsv", Path(tmp) / "deliveries.lua"
+        with data.open("w") as out:
+            for n in range(total):
+                body, signature = signed_delivery(n, run)
+                out.write(f"{signature}\t{body.decode()}\n")
+        script.write_text(WRK_SCRIPT)
+        result = subprocess.run(
+            [
+                shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout=10s",
+                f"-s{script}", f"http://127.0.0.1:{port}{path}",
+                "--", str(data), str(threads), path,
+            ],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    line = next(x for x in result.stdout.splitlines() if x.startswith("WRK "))
+    answered, micros, bad_status, errors, sent, distinct, p50, p99 = line.split()[1:]
+    answered, elapsed = int(answered), int(micros) / 1e6
+    return {
+        "elapsed": elapsed,
+        "ok": answered - int(bad_status),
+        "bad": int(bad_status) + int(errors),
+        "sent": int(sent),
+        "distinct": int(distinct),
+        "rps": answered / elapsed,
+        "p50": float(p50),
+        "p99": float(p99),
+    }
+
+
 def count_and_drain(env: dict[str, str], source: str) -> tuple[int, float, int]:
     code = (
         "import time, django; django.setup();"
@@ -219,36 +320,57 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads per worker (config/gunicorn.py: 4)"
+    )
     parser.add_argument("--target", choices=["hub", "bare", "both"], default="both")
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (apt-get install wrk; the default when installed) or "
+        "Python threads, which take CPU from the server on a small machine",
+    )
+    parser.add_argument("--seconds", type=int, default=20, help="wrk: length of the run")
     args = parser.parse_args()
+    if args.client == "wrk":
+        fire_with = functools.partial(fire_wrk, seconds=args.seconds)
+        warm_with = functools.partial(fire_wrk, seconds=3)
+    else:
+        fire_with = warm_with = fire
 
     base = os.environ.get("DATABASE_URL", "sqlite:///var/db.sqlite3")
     db_url = bench_database_url(base)
     env = server_env(db_url)
     targets = ["bare", "hub"] if args.target == "both" else [args.target]
-    print(f"database: {db_url.split('@')[-1]}  gunicorn workers: {args.workers}  "
-          f"clients: {args.concurrency}  requests per target: {args.requests:,}")  # fmt: skip
+    print(f"database: {db_url.split('@')[-1]}  gunicorn workers: {args.workers} "
+          f"x {args.threads} threads  "
+          f"clients: {args.concurrency} ({args.client})  "
+          f"requests per target: {args.requests:,}")  # fmt: skip
     for target in targets:
         recreate_database(db_url, base)
         subprocess.run(
             [PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
         )
         port = free_port()
-        server = start_gunicorn(env, port, args.workers)
+        server = start_gunicorn(env, port, args.workers, args.threads)
         try:
-            fire(port, PATHS[target], min(500, args.requests), args.concurrency, "warmup")
-            figures = fire(port, PATHS[target], args.requests, args.concurrency, "run")
+            warmup = warm_with(port, PATHS[target], 500, args.concurrency, "warmup")
+            figures = fire_with(port, PATHS[target], args.requests, args.concurrency, "run")
         finally:
             server.terminate()
             server.wait(timeout=30)
         source = "tiktok-shop" if target == "hub" else "bare"
         stored, drain_seconds, drained = count_and_drain(env, source)
-        expected = figures["ok"] + min(500, args.requests)
+        # Python clients send each delivery once: every 200 is one distinct
+        # event. wrk also sends duplicates, so what must be stored is the
+        # number of distinct deliveries (all answered 200 when "other" is 0).
+        expected = sum(f.get("distinct", f["ok"]) for f in (warmup, figures))
         print(
             f"{target:>4}: {figures['rps']:,.0f} req/s  p50 {figures['p50']:.1f} ms  "
             f"p99 {figures['p99']:.1f} ms  answered 200: {figures['ok']:,}  "
-            f"other: {figures['bad']:,}  stored: {stored:,} (expected {expected:,}: "
-            f"{'OK' if stored == expected else 'MISMATCH'})"
+            f"other: {figures['bad']:,}  stored: {stored:,} (distinct deliveries "
+            f"{expected:,}: {'OK' if stored == expected else 'MISMATCH'})"
         )
         if target == "hub":
             rate = drained / drain_seconds if drain_seconds else 0

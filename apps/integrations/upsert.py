@@ -24,6 +24,7 @@ are left alone on update.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -277,15 +278,37 @@ def _hashable(value: Any) -> Any:
     return value
 
 
+@dataclass
+class _StagingTables:
+    """What one database session knows of its staging tables (see ``_PostgresCopyUpsert``)."""
+
+    #: the psycopg connection these facts are about; a reconnect starts afresh
+    raw: Any
+    #: created by a committed transaction, so they last as long as the session
+    created: set[str]
+    #: filled by the transaction in progress, or by one that rolled back (harmless)
+    filled: set[str]
+
+
+def _staging_tables(connection) -> _StagingTables:
+    state = getattr(connection, "_upsert_staging_tables", None)
+    if state is None or state.raw is not connection.connection:
+        state = _StagingTables(raw=connection.connection, created=set(), filled=set())
+        connection._upsert_staging_tables = state
+    return state
+
+
 class _PostgresCopyUpsert:
     """A session-long staging table per (table, columns); per batch one COPY and one INSERT.
 
     Creating and dropping a temporary table costs more than the COPY itself
     for a sync page of a hundred rows (catalog writes each time), so the
-    staging table is created once per database session (``IF NOT EXISTS``;
-    a rolled-back transaction takes it away and the next call recreates it)
-    and emptied with ``DELETE`` between batches and after the call (rows of a
-    call that fails leave with its rolled-back transaction).
+    staging table lives as long as the database session, ``ON COMMIT DELETE
+    ROWS``: the commit empties it, without a statement or dead rows (a temporary
+    table is never vacuumed). ``CREATE ... IF NOT EXISTS`` is sent until a
+    transaction that made it has committed (a rollback takes it away again),
+    and a table already filled in the same transaction, by an earlier call or
+    batch, is emptied with ``DELETE`` first.
     """
 
     def __init__(self, *, plan: _Plan, connection) -> None:
@@ -295,30 +318,37 @@ class _PostgresCopyUpsert:
         self.target = quote(plan.table)
         self.cols = ", ".join(quote(f.column) for f, _ in plan.columns)
         digest = hashlib.sha1(f"{plan.table}:{self.cols}".encode(), usedforsecurity=False)
-        self.temp = quote(f"upsert_{digest.hexdigest()[:20]}")
-        self.batches = 0
+        self.name = f"upsert_{digest.hexdigest()[:20]}"
+        self.temp = quote(self.name)
 
     def __enter__(self) -> _PostgresCopyUpsert:
         self.cursor = self.connection.cursor()
-        # Same column types as the target, no constraints.
-        self.cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.temp} AS "  # noqa: S608 - quoted identifiers
-            f"SELECT {self.cols} FROM {self.target} WITH NO DATA"
-        )
+        self.tables = _staging_tables(self.connection)
+        if self.name not in self.tables.created:
+            # Same column types as the target, no constraints.
+            self.cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.temp} "  # noqa: S608 - quoted identifiers
+                f"ON COMMIT DELETE ROWS AS SELECT {self.cols} FROM {self.target} WITH NO DATA"
+            )
+            transaction.on_commit(
+                functools.partial(self.tables.created.add, self.name),
+                using=self.connection.alias,
+            )
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self.cursor.execute(f"DELETE FROM {self.temp}")  # noqa: S608
-        finally:
-            self.cursor.close()
+        self.cursor.close()
 
     def __call__(self, batch: list[tuple]) -> UpsertResult:
         quote = self.connection.ops.quote_name
-        if self.batches:
+        if self.name in self.tables.filled:
             self.cursor.execute(f"DELETE FROM {self.temp}")  # noqa: S608 - quoted identifier
-        self.batches += 1
+        else:
+            self.tables.filled.add(self.name)
+            transaction.on_commit(
+                functools.partial(self.tables.filled.discard, self.name),
+                using=self.connection.alias,
+            )
         with self.cursor.copy(f"COPY {self.temp} ({self.cols}) FROM STDIN") as copy:
             for row in batch:
                 copy.write_row(row)

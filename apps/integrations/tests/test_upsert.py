@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from apps.integrations.upsert import UpsertResult, bulk_upsert
@@ -188,21 +188,64 @@ def _queries_for(ads_connection, count: int, offset: int) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries]
 
 
-def test_one_page_costs_a_constant_number_of_queries(ads_connection):
+@pytest.fixture
+def fresh_session_state():
+    """Forget what earlier tests' (rolled back) transactions left in the staging bookkeeping."""
+    connections["default"]._upsert_staging_tables = None
+
+
+def _statements(queries: list[str]) -> list[str]:
+    """The first word of each statement, without the transaction's own BEGIN and COMMIT."""
+    return [q.split()[0] for q in queries if q not in ("BEGIN", "COMMIT")]
+
+
+def test_one_page_costs_a_constant_number_of_queries(ads_connection, fresh_session_state):
     small = _queries_for(ads_connection, 10, offset=0)
     large = _queries_for(ads_connection, 500, offset=1000)
     updates = _queries_for(ads_connection, 500, offset=1000)
-    assert len(small) == len(large) == len(updates)
+    assert len(large) == len(updates)
     if connection.vendor == "postgresql":
-        # Staging table (if not there yet), COPY, INSERT ... SELECT ... ON CONFLICT, empty it.
-        assert len(small) == 4
-        assert small[0].startswith("CREATE TEMPORARY TABLE")
-        assert small[1].startswith("COPY")
+        # Inside this test's transaction nothing commits: each call asks for the staging
+        # table again, and a later call empties what the earlier one left in it.
+        assert _statements(small) == ["CREATE", "COPY", "WITH"]
+        assert _statements(large) == ["CREATE", "DELETE", "COPY", "WITH"]
+        assert "ON COMMIT DELETE ROWS" in small[0]
         assert "ON CONFLICT" in small[2]
     else:
         # Count the existing keys, one executemany.
-        assert len(small) == 2
+        assert len(small) == len(large) == 2
     assert TikTokAdsCampaign.objects.count() == 510
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path")
+def test_after_a_commit_a_page_is_one_copy_and_one_insert(tenant_a, fresh_session_state):
+    conn = TikTokAdsConnection.objects.create(tenant=tenant_a, status="connected")
+    first = _queries_for(conn, 10, offset=0)
+    second = _queries_for(conn, 500, offset=1000)
+    third = _queries_for(conn, 500, offset=1000)
+    # The table lasts the session and the commit emptied it: no CREATE, no DELETE.
+    assert _statements(first) == ["CREATE", "COPY", "WITH"]
+    assert _statements(second) == _statements(third) == ["COPY", "WITH"]
+    assert TikTokAdsCampaign.objects.count() == 510
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path")
+def test_a_rolled_back_first_use_creates_the_staging_table_again(tenant_a):
+    from django.db import transaction
+
+    conn = TikTokAdsConnection.objects.create(tenant=tenant_a, status="connected")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        upsert([campaign_row(conn, 1)])
+        raise RuntimeError("the caller's transaction fails after the upsert")
+    # The CREATE went with the rollback; the next call must not assume the table.
+    assert upsert([campaign_row(conn, 2)]) == UpsertResult(1, 0)
+    assert upsert([campaign_row(conn, 2), campaign_row(conn, 3)]) == UpsertResult(1, 1)
+    assert sorted(TikTokAdsCampaign.objects.values_list("campaign_id", flat=True)) == [
+        "cmp-00002",
+        "cmp-00003",
+    ]
 
 
 def test_upsert_inside_a_caller_transaction_can_run_twice(ads_connection):

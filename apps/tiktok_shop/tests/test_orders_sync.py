@@ -104,8 +104,9 @@ def test_ten_thousand_orders_in_few_calls_and_constant_queries_per_page(
     full_pages = per_page[1:-1]
     assert len(set(full_pages)) == 1, per_page
     # The shop, the call log, the read-backs of orders and lines, the checkpoint, and three
-    # upserts (orders, lines, status changes) of 4 statements each on PostgreSQL (staging
-    # table, COPY, INSERT, empty it) or 2 on SQLite (key count, executemany).
+    # upserts (orders, lines, status changes) of at most 4 statements each on PostgreSQL
+    # (staging table until one is committed, emptying it when this transaction already
+    # filled it, COPY, INSERT) or 2 on SQLite (key count, executemany).
     upsert = 4 if db.vendor == "postgresql" else 2
     assert max(per_page[1:]) <= 4 + 3 * upsert, per_page
     assert OrderLine.objects.count() > 10_000

@@ -272,7 +272,8 @@ def test_sandbox_products_land_in_few_calls_with_constant_queries_per_page(
     assert searches == len(sandbox_shops()) * math.ceil(40 / products.PRODUCTS_PAGE_SIZE)
     # The first page also starts and claims the run; after that a page is the shop list,
     # the stored reasons, the catalog match, the upsert (count + insert) and the checkpoint.
-    # PostgreSQL's upsert takes 4 statements (staging table, COPY, INSERT, empty it), SQLite's 2.
+    # PostgreSQL's upsert takes at most 4 statements (staging table, emptying it, COPY,
+    # INSERT), SQLite's 2.
     upsert = 4 if db.vendor == "postgresql" else 2
     assert per_page[0] <= 14 + upsert, per_page
     assert per_page[1:] == [4 + upsert], per_page
