@@ -96,7 +96,13 @@ class TicketAdmin(admin.ModelAdmin):
     ]
     list_filter = ["channel", "status", "stage"]
     list_select_related = ["tenant", "contact"]
-    search_fields = ["contact__name", "contact__wa_id", "contact__user_id", "tenant__name"]
+    search_fields = [
+        "contact__name",
+        "contact__wa_id",
+        "contact__user_id",
+        "conversation_id",
+        "tenant__name",
+    ]
     date_hierarchy = "last_message_at"
     inlines = [TrackingInline, AttributionChangeInline, StageChangeInline, MessageInline]
 
@@ -121,7 +127,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["channel", "direction", "delivery_state"]
     list_select_related = ["tenant", "ticket"]
     search_fields = ["provider_message_id"]
-    raw_id_fields = ["ticket"]
+    raw_id_fields = ["ticket", "sent_by"]
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         return [f.name for f in self.model._meta.fields]

@@ -22,3 +22,8 @@ class LeadsConfig(AppConfig):
                 name="leads: expire tickets", func="apps.leads.tasks.expire_tickets", minutes=15
             )
         )
+        schedules.register(
+            PeriodicTask(
+                name="leads: reply retries", func="apps.leads.tasks.replies_sweep", minutes=1
+            )
+        )

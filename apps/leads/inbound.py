@@ -49,3 +49,39 @@ class InboundMessage:
     #: the business account the message reached (WhatsApp phone number id, ...)
     account_ref: str = ""
     referral: Referral | None = None
+
+
+@dataclass(frozen=True)
+class ConversationMessage:
+    """One message of a provider conversation, already read out of the provider's payload.
+
+    ``direction`` is ``"in"`` (the contact wrote) or ``"out"`` (the business
+    wrote, from the hub or elsewhere). ``text`` is what the inbox shows: the
+    message text, or a readable placeholder for cards and media.
+    """
+
+    provider_message_id: str
+    sent_at: datetime
+    direction: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A provider conversation (TikTok Shop customer service): one ticket per conversation id.
+
+    ``contact_user_id`` names the contact (matched on ``Contact.user_id``, so
+    channel apps namespace it); ``messages`` may be empty (a list refresh) or
+    hold only the messages not recorded yet.
+    """
+
+    channel: str
+    conversation_id: str
+    contact_user_id: str
+    opened_at: datetime
+    last_message_at: datetime
+    account_ref: str = ""
+    contact_name: str = ""
+    messages: tuple[ConversationMessage, ...] = ()
+    #: set by a sync that read the messages in full up to this time (None from webhooks)
+    messages_synced_until: datetime | None = None

@@ -27,9 +27,24 @@ DEFAULT_CURRENCY = "BRL"
 
 
 class Channel(models.TextChoices):
+    """Where a conversation happens.
+
+    TikTok Shop's value is ``tiktok_shop`` (issue #6); it was ``tiktok_shop_chat``
+    before anything wrote tickets on it (migration 0002 renames stored rows).
+    ``Channel.TIKTOK_SHOP_CHAT`` stays as an alias of the same member for older code.
+    """
+
     WHATSAPP = "whatsapp", _("WhatsApp")
-    TIKTOK_SHOP_CHAT = "tiktok_shop_chat", _("TikTok Shop chat")
+    TIKTOK_SHOP = "tiktok_shop", _("TikTok Shop")
     TIKTOK_LEAD_FORM = "tiktok_lead_form", _("TikTok lead form")
+
+
+Channel.TIKTOK_SHOP_CHAT = Channel.TIKTOK_SHOP  # the old name (capi's tests use it)
+
+
+#: Channels whose tickets follow the provider's conversations (one ticket per
+#: conversation id) rather than the contact (one open ticket per contact).
+CONVERSATION_CHANNELS = frozenset({"tiktok_shop"})
 
 
 class LeadSettings(models.Model):
@@ -112,8 +127,16 @@ class Ticket(TenantOwnedModel):
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tickets")
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
-    #: the business account the conversation reached (WhatsApp phone number id, ...)
+    #: the business account the conversation reached (WhatsApp phone number id, shop id, ...)
     account_ref = models.CharField(_("business account"), max_length=255, blank=True)
+    #: the provider's conversation id, on channels whose tickets are conversations (TikTok
+    #: Shop); NULL elsewhere, so the unique key (tenant, channel, conversation) leaves them be
+    conversation_id = models.CharField(  # noqa: DJ001 - NULL, not "", so WhatsApp rows never collide
+        _("conversation id"), max_length=64, null=True, blank=True, default=None
+    )
+    #: a sync read the conversation's messages in full up to this time (webhooks do not move
+    #: it), so the next sync fetches only conversations with newer activity
+    messages_synced_until = models.DateTimeField(_("messages synced until"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
     )
@@ -130,9 +153,14 @@ class Ticket(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["contact", "channel"],
-                condition=Q(status="open"),
+                condition=Q(status="open", conversation_id__isnull=True),
                 name="leads_one_open_ticket_per_contact_channel",
-            )
+            ),
+            # Not partial, so bulk upserts can name it in ON CONFLICT; NULLs never collide.
+            models.UniqueConstraint(
+                fields=["tenant", "channel", "conversation_id"],
+                name="leads_one_ticket_per_conversation",
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "stage", "-last_message_at"], name="leads_ticket_stage"),
@@ -154,6 +182,10 @@ class Message(TenantOwnedModel):
 
     class Delivery(models.TextChoices):
         RECEIVED = "received", _("Received")
+        #: a reply typed in the hub, queued for the channel
+        PENDING = "pending", _("Queued")
+        #: a worker is handing it to the channel
+        SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         DELIVERED = "delivered", _("Delivered")
         READ = "read", _("Read")
@@ -169,6 +201,17 @@ class Message(TenantOwnedModel):
         _("delivery state"), max_length=16, choices=Delivery.choices, blank=True
     )
     delivery_updated_at = models.DateTimeField(null=True, blank=True)
+    #: why the channel refused or failed a reply (redacted), shown in the thread
+    delivery_error = models.TextField(_("delivery error"), blank=True)
+    #: the member who wrote a reply from the hub
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
     #: the ad referral this message carried, as received (every touch is kept here)
     referral = models.JSONField(_("referral"), default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -18,3 +18,17 @@ def enrichment_sweep() -> int:
 def expire_tickets() -> int:
     """Every 15 minutes: close open tickets whose last message is older than the tenant's setting."""
     return services.tickets_expire_due()
+
+
+def send_reply(message_id: int) -> str:
+    """Queued when a member replies from the ticket page (and again by the sweep if lost)."""
+    from .replies import reply_deliver
+
+    return reply_deliver(message_id=message_id)
+
+
+def replies_sweep() -> int:
+    """Every minute: queue replies whose task was lost, fail those stuck mid-send."""
+    from .replies import replies_sweep as sweep
+
+    return sweep()

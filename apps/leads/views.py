@@ -8,6 +8,15 @@ tenant, so another tenant's ticket id is a 404.
 htmx requests get partials (the ticket's row on the list, the stage panel on
 the ticket page, the settings panel); plain posts get redirects with a
 message, so every action works without JavaScript.
+
+**Live updates.** The list's rows and the ticket's thread poll a fragment
+every 3 seconds with the version they show (``?v=``); the fragment answers
+204 (htmx swaps nothing) after one aggregate query when nothing changed, and
+the re-rendered fragment, in a constant number of queries, when something did.
+
+**Replies** are written on the ticket page (channels with a registered
+replier: TikTok Shop) and queued; the thread shows them queued, sent,
+delivered or failed with the reason as the polling picks the states up.
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.tenants.access import tenant_admin_required, tenant_member_required
 
-from . import actions, selectors, services
+from . import actions, replies, selectors, services
+from .channels import ReplyRefused, channels
 from .forms import LeadSettingsForm, StageMoveForm
 from .models import Channel, LeadSettings, Ticket
 
@@ -78,8 +88,10 @@ def index(request: HttpRequest) -> HttpResponse:
     )
     context = _settings_context(request)
     context.update(_move_context(request, context["lead_settings"]))
+    context.update(_board_poll_context(request, filters))
     context.update(
         {
+            "notices": channels.notices(tenant=request.tenant, channel=filters.channel),
             "board": board,
             "filters": filters,
             "channel_choices": Channel.choices,
@@ -94,15 +106,97 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/index.html", context)
 
 
+def _board_poll_context(request: HttpRequest, filters: selectors.TicketFilters) -> dict:
+    query = {**filters.query(), "page": request.GET.get("page") or ""}
+    return {
+        "board_version": selectors.board_version(tenant=request.tenant, filters=filters),
+        "board_query": urlencode({k: v for k, v in query.items() if v}),
+    }
+
+
+@tenant_member_required
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    """The list's rows, polled: 204 when nothing changed since ``?v=``, else the rows."""
+    filters = selectors.TicketFilters.from_query(request.GET)
+    version = selectors.board_version(tenant=request.tenant, filters=filters)
+    if request.GET.get("v") == version:
+        return HttpResponse(status=204)
+    board = selectors.ticket_board(
+        tenant=request.tenant, filters=filters, page_number=request.GET.get("page") or 1
+    )
+    context = {"board": board, "filters": filters}
+    context.update(_move_context(request, services.lead_settings_for(request.tenant)))
+    context.update(_board_poll_context(request, filters))
+    context["board_version"] = version
+    return render(request, "leads/_board_rows.html", context)
+
+
+def _thread_context(ticket: Ticket) -> dict:
+    messages_, hidden = selectors.thread_messages(ticket=ticket)
+    return {
+        "ticket": ticket,
+        "thread_messages": messages_,
+        "messages_hidden": hidden,
+        "thread_version": selectors.thread_version(ticket=ticket),
+    }
+
+
 @tenant_member_required
 def ticket(request: HttpRequest, pk: int) -> HttpResponse:
     """One ticket: messages, attribution with its history, stage and its history."""
     obj = _ticket_or_404(request, pk)
     if request.method not in READ_METHODS:
         return HttpResponseNotAllowed(READ_METHODS)
-    context = {"detail": selectors.ticket_detail(ticket=obj), "ticket": obj}
+    context = {
+        "detail": selectors.ticket_detail(ticket=obj),
+        "ticket": obj,
+        "thread_version": selectors.thread_version(ticket=obj),
+        "can_reply": channels.can_reply(obj.channel),
+        "reply_max_length": replies.REPLY_MAX_LENGTH,
+    }
     context.update(_move_context(request, services.lead_settings_for(request.tenant)))
     return render(request, "leads/ticket.html", context)
+
+
+@tenant_member_required
+def ticket_thread(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ticket's messages, polled: 204 when nothing changed since ``?v=``."""
+    obj = _ticket_or_404(request, pk)
+    if request.method not in READ_METHODS:
+        return HttpResponseNotAllowed(READ_METHODS)
+    if request.GET.get("v") == selectors.thread_version(ticket=obj):
+        return HttpResponse(status=204)
+    return render(request, "leads/_thread.html", _thread_context(obj))
+
+
+@require_POST
+@tenant_member_required
+def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """A member replies; the reply is queued and shows in the thread with its delivery state."""
+    obj = _ticket_or_404(request, pk)
+    text = request.POST.get("text", "")
+    error = None
+    try:
+        replies.reply_create(ticket=obj, user=request.user, text=text)
+    except ReplyRefused as exc:
+        error = str(exc)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, _("Reply queued."))
+        return redirect(reverse("leads:ticket", args=[obj.pk]))
+    context = _thread_context(obj)
+    context.update(
+        {
+            "oob": True,
+            "reply_error": error,
+            "reply_text": text if error else "",
+            "reply_max_length": replies.REPLY_MAX_LENGTH,
+        }
+    )
+    return render(request, "leads/_thread_and_form.html", context)
 
 
 # --- actions -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import hashlib
 import json
 import string
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -155,6 +155,8 @@ class ShopOrders:
     seeds: tuple[OrderSeed, ...]
     by_id: dict[str, OrderSeed]
     skus: tuple[Sku, ...]
+    #: order id -> what the seller's ship call carried (``shop_ops_data.with_shipments``)
+    shipments: dict[str, dict] = field(default_factory=dict)
 
 
 def _digits(r, length: int) -> str:
@@ -226,8 +228,15 @@ def shop_orders(shop_id: str, region: str, anchor: int, count: int) -> ShopOrder
 
 
 def orders_for(shop: dict, account_id: str) -> ShopOrders:
-    """The orders of one generated shop (``generator.shops``) of a seller."""
-    return shop_orders(shop["id"], shop["region"], shop_anchor(account_id), orders_per_shop())
+    """The orders of one generated shop (``generator.shops``) of a seller.
+
+    Packages shipped through the API (``SandboxShopRecord``) are laid over the
+    generated timelines, so a shipped order reads back shipped everywhere.
+    """
+    from .shop_ops_data import with_shipments
+
+    base = shop_orders(shop["id"], shop["region"], shop_anchor(account_id), orders_per_shop())
+    return with_shipments(base)
 
 
 # --- state at a time ------------------------------------------------------------------------
@@ -404,7 +413,13 @@ def order_object(shop: ShopOrders, state: OrderState) -> dict:
     status = state.status
     paid = state.time_of("AWAITING_SHIPMENT")
     shipped = state.position >= TIMELINE.index("AWAITING_COLLECTION") and status != CANCELLED
+    shipment = shop.shipments.get(seed.order_id) if shipped else None
     tracking = f"SB{seed.order_id[-10:]}{shop.region}" if shipped else ""
+    provider_id, provider = ("6617675021119438849", "Sandbox Express") if shipped else ("", "")
+    if shipment:
+        tracking = shipment["tracking_number"]
+        provider_id, provider = shipment["shipping_provider_id"], shipment["shipping_provider"]
+    has_package = paid is not None and (status != CANCELLED or shipped)
     buyer = generator.rng("shop-buyer", shop.shop_id, seed.index)
     first, last = buyer.choice(_FIRST), buyer.choice(_LAST)
     order = {
@@ -423,10 +438,10 @@ def order_object(shop: ShopOrders, state: OrderState) -> dict:
         "is_on_hold_order": False,
         "is_sample_order": False,
         "warehouse_id": "73" + _digits(generator.rng("shop-warehouse", shop.shop_id), 17),
-        "shipping_provider": "Sandbox Express" if shipped else "",
-        "shipping_provider_id": "6617675021119438849" if shipped else "",
+        "shipping_provider": provider,
+        "shipping_provider_id": provider_id,
         "tracking_number": tracking,
-        "packages": [{"id": f"11{seed.order_id[2:]}"}] if shipped else [],
+        "packages": [{"id": f"11{seed.order_id[2:]}"}] if has_package else [],
         "payment": {
             "currency": currency,
             "sub_total": _money(sub_total),
@@ -440,6 +455,11 @@ def order_object(shop: ShopOrders, state: OrderState) -> dict:
         },
         "line_items": lines,
     }
+    for line in lines if has_package else ():
+        line["package_id"] = f"11{seed.order_id[2:]}"
+        if shipped:
+            line.update(package_status="PROCESSING", tracking_number=tracking)
+            line.update(shipping_provider_id=provider_id, shipping_provider_name=provider)
     if status == CANCELLED:
         order["cancel_reason"] = "Buyer did not pay in time" if paid is None else "Out of stock"
         order["cancellation_initiator"] = "SYSTEM" if paid is None else "SELLER"

@@ -8,11 +8,13 @@ path the real provider documents.
 from django.urls import path, re_path
 
 from .views import capi, index, meta, tiktok_ads, tiktok_content, tiktok_shop
+from .views import tiktok_shop_ops as shop_ops
 from .views import tiktok_shop_products as shop_products
 
 app_name = "sandbox"
 
 _ADS = "tiktok-ads/open_api/v1.3/"
+_SHOP = "tiktok-shop/open-api/"
 _GRAPH = r"^meta/graph/(?P<version>v\d+\.\d+)/"
 
 urlpatterns = [
@@ -114,6 +116,105 @@ urlpatterns = [
         "tiktok-shop/open-api/logistics/202309/warehouses",
         shop_products.warehouses,
         name="tiktok_shop_warehouses",
+    ),
+    # TikTok Shop fulfillment, logistics, returns, customer service, finance (tiktok_shop_ops.py)
+    path(
+        f"{_SHOP}fulfillment/202309/packages/search",
+        shop_ops.packages_search,
+        name="tiktok_shop_packages_search",
+    ),
+    path(
+        f"{_SHOP}fulfillment/202309/packages/<str:package_id>",
+        shop_ops.package_get,
+        name="tiktok_shop_package",
+    ),
+    path(
+        f"{_SHOP}fulfillment/202309/packages/<str:package_id>/shipping_documents",
+        shop_ops.package_shipping_documents,
+        name="tiktok_shop_package_documents",
+    ),
+    path(
+        f"{_SHOP}fulfillment/202309/packages/<str:package_id>/ship",
+        shop_ops.package_ship,
+        name="tiktok_shop_package_ship",
+    ),
+    path(
+        f"{_SHOP}fulfillment/202309/orders/<str:order_id>/packages",
+        shop_ops.order_mark_shipped,
+        name="tiktok_shop_order_mark_shipped",
+    ),
+    path(
+        f"{_SHOP}fulfillment/202309/orders/<str:order_id>/tracking",
+        shop_ops.order_tracking,
+        name="tiktok_shop_order_tracking",
+    ),
+    path(
+        f"{_SHOP}logistics/202309/warehouses/<str:warehouse_id>/delivery_options",
+        shop_ops.delivery_options,
+        name="tiktok_shop_delivery_options",
+    ),
+    path(
+        f"{_SHOP}logistics/202309/delivery_options/<str:delivery_option_id>/shipping_providers",
+        shop_ops.shipping_providers,
+        name="tiktok_shop_shipping_providers",
+    ),
+    path(
+        f"{_SHOP}return_refund/202309/returns/search",
+        shop_ops.returns_search,
+        name="tiktok_shop_returns_search",
+    ),
+    path(
+        f"{_SHOP}return_refund/202309/reject_reasons",
+        shop_ops.reject_reasons,
+        name="tiktok_shop_reject_reasons",
+    ),
+    path(
+        f"{_SHOP}return_refund/202309/returns/<str:return_id>/approve",
+        shop_ops.return_approve,
+        name="tiktok_shop_return_approve",
+    ),
+    path(
+        f"{_SHOP}return_refund/202309/returns/<str:return_id>/reject",
+        shop_ops.return_reject,
+        name="tiktok_shop_return_reject",
+    ),
+    path(
+        f"{_SHOP}customer_service/202309/conversations",
+        shop_ops.conversations_root,
+        name="tiktok_shop_conversations",
+    ),
+    path(
+        f"{_SHOP}customer_service/202309/conversations/<str:conversation_id>/messages",
+        shop_ops.conversation_messages_view,
+        name="tiktok_shop_conversation_messages",
+    ),
+    path(
+        f"{_SHOP}customer_service/202309/conversations/<str:conversation_id>/messages/read",
+        shop_ops.conversation_read,
+        name="tiktok_shop_conversation_read",
+    ),
+    path(f"{_SHOP}finance/202309/statements", shop_ops.statements, name="tiktok_shop_statements"),
+    path(f"{_SHOP}finance/202309/payments", shop_ops.payments, name="tiktok_shop_payments"),
+    path(
+        f"{_SHOP}finance/202309/statements/<str:statement_id>/statement_transactions",
+        shop_ops.statement_transactions,
+        name="tiktok_shop_statement_transactions",
+    ),
+    path(
+        f"{_SHOP}finance/202309/orders/<str:order_id>/statement_transactions",
+        shop_ops.order_statement_transactions,
+        name="tiktok_shop_order_statement_transactions",
+    ),
+    path(
+        "tiktok-shop/buyer-message",
+        shop_ops.buyer_message,
+        name="tiktok_shop_buyer_message",
+    ),
+    # Not TikTok: stands in for TikTok's label host (doc_url of shipping_documents).
+    path(
+        "tiktok-shop/labels/<str:shop_id>/<str:package_id>.pdf",
+        shop_ops.shipping_label,
+        name="tiktok_shop_label",
     ),
     # Not TikTok: stands in for the tenant's image host (the demo catalog's images).
     path("tiktok-shop/cdn/<slug:name>.png", shop_products.demo_image, name="tiktok_shop_cdn"),

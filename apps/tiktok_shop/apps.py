@@ -48,3 +48,6 @@ class TikTokShopConfig(AppConfig):
         from . import products  # catalog channel, products sync kind, stock schedules
 
         products.register()
+        from . import customer_service  # the leads inbox: replies and why it is empty
+
+        customer_service.register()

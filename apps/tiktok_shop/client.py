@@ -86,6 +86,16 @@ class InvalidSignature(ProviderError):
         super().__init__(text, **kwargs)
 
 
+class QuotaExhausted(RateLimited):
+    """A daily quota is spent (45101004: 10,000 customer-service queries a day).
+
+    Not transient: asking again within the day fails the same way, so nothing
+    retries it; the next scheduled sync (or the next day) does.
+    """
+
+    default_transient = False
+
+
 @dataclass(frozen=True)
 class ErrorRule:
     """One row of :data:`ERROR_TABLE`: how an answer becomes a typed error.
@@ -117,6 +127,7 @@ ERROR_TABLE: dict[str, dict[int, ErrorRule]] = {
             InvalidSignature, "invalid sign: a bug or a wrong app secret, never retried"
         ),
         106013: ErrorRule(ProviderError, "shop_cipher missing on a shop-level endpoint"),
+        45101004: ErrorRule(QuotaExhausted, "daily customer-service quota spent, not retried"),
     },
     "http_status": {
         429: ErrorRule(RateLimited, "too many requests"),
@@ -492,6 +503,97 @@ class TikTokShopClient(ProviderClient):
                 )
             token = next_token
 
+    # --- customer service (contract §3.6 "Customer service inbox"; issue #6) --------------
+    # Scope ``seller.customer_service`` (the sensitive Customer service pack).
+
+    CONVERSATIONS_PATH = "/customer_service/202309/conversations"
+    CONVERSATION_MESSAGES_PATH = "/customer_service/202309/conversations/{conversation_id}/messages"
+    #: ``page_size`` of the conversation list is at most 20, of a conversation's messages 10.
+    CONVERSATIONS_MAX_PAGE_SIZE = 20
+    MESSAGES_MAX_PAGE_SIZE = 10
+
+    def conversations(
+        self,
+        *,
+        shop_cipher: str,
+        page_size: int = CONVERSATIONS_MAX_PAGE_SIZE,
+        page_token: str = "",
+        locale: str = "",
+    ) -> dict:
+        """One page of ``GET /customer_service/202309/conversations``: ``data`` as TikTok sends it.
+
+        ``data.conversations[{id, participant_count, can_send_message,
+        unread_count, create_time, participants[{im_user_id, user_id, nickname,
+        avatar, role}], latest_message{id, type, content, create_time, sender}}]``
+        and ``next_page_token`` (``""`` at the end).
+        """
+        if not 1 <= page_size <= self.CONVERSATIONS_MAX_PAGE_SIZE:
+            raise ValueError(
+                f"page_size must be 1 to {self.CONVERSATIONS_MAX_PAGE_SIZE}, not {page_size}."
+            )
+        query = {
+            "shop_cipher": shop_cipher,
+            "page_size": str(page_size),
+            "page_token": page_token or None,
+            "locale": locale or None,
+        }
+        response = self.request("GET", self.CONVERSATIONS_PATH, params=query)
+        return _data(response.body)
+
+    def conversation_messages(
+        self,
+        *,
+        shop_cipher: str,
+        conversation_id: str,
+        page_size: int = MESSAGES_MAX_PAGE_SIZE,
+        page_token: str = "",
+        newest_first: bool = True,
+    ) -> dict:
+        """One page of a conversation's messages, newest first by ``create_time`` by default.
+
+        ``data.messages[{id, type, content (a JSON string), create_time,
+        is_visible, sender{im_user_id, nickname, avatar, role}, index}]`` and
+        ``next_page_token``.
+        """
+        if not 1 <= page_size <= self.MESSAGES_MAX_PAGE_SIZE:
+            raise ValueError(
+                f"page_size must be 1 to {self.MESSAGES_MAX_PAGE_SIZE}, not {page_size}."
+            )
+        path = self.CONVERSATION_MESSAGES_PATH.format(conversation_id=conversation_id)
+        query = {
+            "shop_cipher": shop_cipher,
+            "page_size": str(page_size),
+            "page_token": page_token or None,
+            "sort_field": "create_time",
+            "sort_order": "DESC" if newest_first else "ASC",
+        }
+        response = self.request("GET", path, params=query)
+        return _data(response.body)
+
+    def message_send(
+        self, *, shop_cipher: str, conversation_id: str, text: str, message_type: str = "TEXT"
+    ) -> str:
+        """``POST .../conversations/{id}/messages`` with a text; returns TikTok's ``message_id``.
+
+        ``content`` is a JSON *string* (``{"content": "hi"}``). Sending is not
+        idempotent, so it is never repeated, not even after a 5xx.
+        """
+        import json as json_lib
+
+        path = self.CONVERSATION_MESSAGES_PATH.format(conversation_id=conversation_id)
+        body = {"type": message_type, "content": json_lib.dumps({"content": text})}
+        response = self.request(
+            "POST", path, params={"shop_cipher": shop_cipher}, json=body, repeatable=False
+        )
+        message_id = str(_data(response.body).get("message_id") or "")
+        if not message_id:
+            raise ProviderError(
+                "TikTok Shop accepted the message without a message_id",
+                request_id=response.request_id,
+                status_code=response.status_code,
+            )
+        return message_id
+
     # --- products and inventory (catalog; contract §3.6 "Products") -----------------------
     # Kept in this one block at the end of the class; module-level names stay untouched.
 
@@ -674,6 +776,262 @@ class TikTokShopClient(ProviderClient):
         if len(content) > self.IMAGE_MAX_BYTES:
             raise ProviderError(f"Image {url[:100]} is larger than 5 MB.")
         return content, content_type
+
+    # --- fulfillment, returns and finance (contract §3.6; issue #6) -------------------------
+
+    PACKAGE_PATH = "/fulfillment/202309/packages/{package_id}"
+    PACKAGE_SHIP_PATH = "/fulfillment/202309/packages/{package_id}/ship"
+    PACKAGE_DOCUMENTS_PATH = "/fulfillment/202309/packages/{package_id}/shipping_documents"
+    ORDER_PACKAGES_PATH = "/fulfillment/202309/orders/{order_id}/packages"
+    DELIVERY_OPTIONS_PATH = "/logistics/202309/warehouses/{warehouse_id}/delivery_options"
+    SHIPPING_PROVIDERS_PATH = (
+        "/logistics/202309/delivery_options/{delivery_option_id}/shipping_providers"
+    )
+    RETURNS_SEARCH_PATH = "/return_refund/202309/returns/search"
+    RETURN_APPROVE_PATH = "/return_refund/202309/returns/{return_id}/approve"
+    RETURN_REJECT_PATH = "/return_refund/202309/returns/{return_id}/reject"
+    REJECT_REASONS_PATH = "/return_refund/202309/reject_reasons"
+    STATEMENTS_PATH = "/finance/202309/statements"
+    PAYMENTS_PATH = "/finance/202309/payments"
+    STATEMENT_TRANSACTIONS_PATH = "/finance/202309/statements/{statement_id}/statement_transactions"
+    #: ``page_size`` of the returns search is 10 to 50 (string-typed in the spec).
+    RETURNS_PAGE_SIZE = (10, 50)
+    #: statements, payments and statement transactions take 1 to 100 a page.
+    FINANCE_MAX_PAGE_SIZE = 100
+
+    def package_get(self, *, shop_cipher: str, package_id: str) -> dict:
+        """``GET /fulfillment/202309/packages/{id}``: status, tracking, provider, orders."""
+        path = self.PACKAGE_PATH.format(package_id=package_id)
+        return _data(self.request("GET", path, params={"shop_cipher": shop_cipher}).body)
+
+    def package_ship(
+        self,
+        *,
+        shop_cipher: str,
+        package_id: str,
+        tracking_number: str = "",
+        shipping_provider_id: str = "",
+        handover_method: str = "",
+    ) -> dict:
+        """``POST .../packages/{id}/ship``: ``self_shipment`` with tracking and provider, or
+        the platform's own shipping with ``handover_method`` (PICKUP | DROP_OFF).
+
+        Not repeated after a failure whose outcome is unknown: the second call
+        would be refused as already shipped at best.
+        """
+        if handover_method:
+            body: dict[str, Any] = {"handover_method": handover_method}
+        else:
+            body = {
+                "self_shipment": {
+                    "tracking_number": tracking_number,
+                    "shipping_provider_id": shipping_provider_id,
+                }
+            }
+        path = self.PACKAGE_SHIP_PATH.format(package_id=package_id)
+        response = self.request(
+            "POST", path, params={"shop_cipher": shop_cipher}, json=body, repeatable=False
+        )
+        return _data(response.body)
+
+    def order_mark_shipped(
+        self,
+        *,
+        shop_cipher: str,
+        order_id: str,
+        order_line_item_ids: list[str],
+        tracking_number: str,
+        shipping_provider_id: str,
+    ) -> dict:
+        """``POST /fulfillment/202309/orders/{id}/packages``: a seller-shipped order without a
+        package is marked shipped; ``data.package_id`` names the package TikTok made."""
+        path = self.ORDER_PACKAGES_PATH.format(order_id=order_id)
+        body = {
+            "order_line_item_ids": list(order_line_item_ids),
+            "tracking_number": tracking_number,
+            "shipping_provider_id": shipping_provider_id,
+        }
+        response = self.request(
+            "POST", path, params={"shop_cipher": shop_cipher}, json=body, repeatable=False
+        )
+        return _data(response.body)
+
+    def shipping_document(
+        self, *, shop_cipher: str, package_id: str, document_type: str = "SHIPPING_LABEL"
+    ) -> dict:
+        """``GET .../packages/{id}/shipping_documents``: ``data.doc_url`` (a short-lived link)."""
+        path = self.PACKAGE_DOCUMENTS_PATH.format(package_id=package_id)
+        params = {"shop_cipher": shop_cipher, "document_type": document_type}
+        return _data(self.request("GET", path, params=params).body)
+
+    def delivery_options(self, *, shop_cipher: str, warehouse_id: str) -> list[dict]:
+        """``GET /logistics/202309/warehouses/{id}/delivery_options``."""
+        path = self.DELIVERY_OPTIONS_PATH.format(warehouse_id=warehouse_id)
+        body = self.request("GET", path, params={"shop_cipher": shop_cipher}).body
+        return [dict(row) for row in _data(body).get("delivery_options") or []]
+
+    def shipping_providers(self, *, shop_cipher: str, delivery_option_id: str) -> list[dict]:
+        """``GET /logistics/202309/delivery_options/{id}/shipping_providers``."""
+        path = self.SHIPPING_PROVIDERS_PATH.format(delivery_option_id=delivery_option_id)
+        body = self.request("GET", path, params={"shop_cipher": shop_cipher}).body
+        return [dict(row) for row in _data(body).get("shipping_providers") or []]
+
+    def returns_search(
+        self,
+        *,
+        shop_cipher: str,
+        page_size: int = 50,
+        page_token: str = "",
+        update_time_ge: int | None = None,
+        update_time_lt: int | None = None,
+        return_ids: list[str] | None = None,
+    ) -> dict:
+        """One page of ``POST /return_refund/202309/returns/search``, oldest update first.
+
+        ``data.return_orders[]``, ``next_page_token``, ``total_count``. Paging in
+        the query (``page_size`` 10 to 50), filters in the body.
+        """
+        low, high = self.RETURNS_PAGE_SIZE
+        if not low <= page_size <= high:
+            raise ValueError(f"page_size must be {low} to {high}, not {page_size}.")
+        filters: dict[str, Any] = {}
+        if return_ids:
+            filters["return_ids"] = list(return_ids)
+        if update_time_ge is not None:
+            filters["update_time_ge"] = int(update_time_ge)
+        if update_time_lt is not None:
+            filters["update_time_lt"] = int(update_time_lt)
+        query = {
+            "shop_cipher": shop_cipher,
+            "page_size": str(page_size),
+            "page_token": page_token or None,
+            "sort_field": "update_time",
+            "sort_order": "ASC",
+        }
+        response = self.request(
+            "POST", self.RETURNS_SEARCH_PATH, params=query, json=filters, repeatable=True
+        )
+        return _data(response.body)
+
+    def return_approve(
+        self, *, shop_cipher: str, return_id: str, decision: str, idempotency_key: str
+    ) -> dict:
+        """``POST .../returns/{id}/approve`` with ``decision``; ``idempotency_key`` in the query
+        makes a repeat harmless, so a transient failure is retried with the same key."""
+        path = self.RETURN_APPROVE_PATH.format(return_id=return_id)
+        params = {"shop_cipher": shop_cipher, "idempotency_key": idempotency_key}
+        response = self.request(
+            "POST", path, params=params, json={"decision": decision}, repeatable=True
+        )
+        return _data(response.body)
+
+    def return_reject(
+        self,
+        *,
+        shop_cipher: str,
+        return_id: str,
+        decision: str,
+        reject_reason: str,
+        idempotency_key: str,
+        comment: str = "",
+    ) -> dict:
+        """``POST .../returns/{id}/reject`` with ``decision`` and a ``reject_reason`` name from
+        :meth:`reject_reasons`; retried with the same ``idempotency_key``."""
+        path = self.RETURN_REJECT_PATH.format(return_id=return_id)
+        body: dict[str, Any] = {"decision": decision, "reject_reason": reject_reason}
+        if comment:
+            body["comment"] = comment
+        params = {"shop_cipher": shop_cipher, "idempotency_key": idempotency_key}
+        response = self.request("POST", path, params=params, json=body, repeatable=True)
+        return _data(response.body)
+
+    def reject_reasons(self, *, shop_cipher: str, return_or_cancel_id: str) -> list[dict]:
+        """``GET /return_refund/202309/reject_reasons``: ``data.reasons[{name, text}]``."""
+        params = {"shop_cipher": shop_cipher, "return_or_cancel_id": return_or_cancel_id}
+        body = self.request("GET", self.REJECT_REASONS_PATH, params=params).body
+        return [dict(row) for row in _data(body).get("reasons") or []]
+
+    def _finance_page(
+        self, path: str, *, shop_cipher: str, page_size: int, page_token: str, query: dict
+    ) -> dict:
+        if not 1 <= page_size <= self.FINANCE_MAX_PAGE_SIZE:
+            raise ValueError(
+                f"page_size must be 1 to {self.FINANCE_MAX_PAGE_SIZE}, not {page_size}."
+            )
+        params = {
+            "shop_cipher": shop_cipher,
+            "page_size": str(page_size),
+            "page_token": page_token or None,
+            **query,
+        }
+        return _data(self.request("GET", path, params=params).body)
+
+    def statements(
+        self,
+        *,
+        shop_cipher: str,
+        page_size: int = FINANCE_MAX_PAGE_SIZE,
+        page_token: str = "",
+        statement_time_ge: int | None = None,
+        statement_time_lt: int | None = None,
+    ) -> dict:
+        """One page of ``GET /finance/202309/statements`` (``sort_field=statement_time``,
+        required), oldest first: ``data.statements[]``, ``next_page_token``."""
+        query = {
+            "sort_field": "statement_time",
+            "sort_order": "ASC",
+            "statement_time_ge": statement_time_ge,
+            "statement_time_lt": statement_time_lt,
+        }
+        return self._finance_page(
+            self.STATEMENTS_PATH,
+            shop_cipher=shop_cipher,
+            page_size=page_size,
+            page_token=page_token,
+            query=query,
+        )
+
+    def payments(
+        self,
+        *,
+        shop_cipher: str,
+        page_size: int = FINANCE_MAX_PAGE_SIZE,
+        page_token: str = "",
+        create_time_ge: int | None = None,
+        create_time_lt: int | None = None,
+    ) -> dict:
+        """One page of ``GET /finance/202309/payments`` (``sort_field=create_time``, required)."""
+        query = {
+            "sort_field": "create_time",
+            "sort_order": "ASC",
+            "create_time_ge": create_time_ge,
+            "create_time_lt": create_time_lt,
+        }
+        return self._finance_page(
+            self.PAYMENTS_PATH,
+            shop_cipher=shop_cipher,
+            page_size=page_size,
+            page_token=page_token,
+            query=query,
+        )
+
+    def statement_transactions(
+        self,
+        *,
+        shop_cipher: str,
+        statement_id: str,
+        page_size: int = FINANCE_MAX_PAGE_SIZE,
+        page_token: str = "",
+    ) -> dict:
+        """One page of ``GET /finance/202309/statements/{id}/statement_transactions``
+        (``sort_field=order_create_time``): ``data.statement_transactions[]``."""
+        return self._finance_page(
+            self.STATEMENT_TRANSACTIONS_PATH.format(statement_id=statement_id),
+            shop_cipher=shop_cipher,
+            page_size=page_size,
+            page_token=page_token,
+            query={"sort_field": "order_create_time", "sort_order": "ASC"},
+        )
 
 
 def _page_items(data: Mapping[str, Any], items_key: str | None) -> list:

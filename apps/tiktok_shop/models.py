@@ -190,6 +190,7 @@ class OrderStatusChange(TenantOwnedModel):
     class Source(models.TextChoices):
         SYNC = "sync", _("Sync")
         WEBHOOK = "webhook", _("Webhook")
+        HUB = "hub", _("Hub action")
 
     # Indexed by the unique key below, whose first column it is.
     order = models.ForeignKey(
@@ -246,3 +247,253 @@ class PendingShopAuthorization(models.Model):
 
     def __str__(self) -> str:
         return f"pending TikTok Shop authorization #{self.pk}"
+
+
+# --- fulfillment, returns and finance (issue #6) -----------------------------------------------
+
+#: Money columns: TikTok sends amounts as decimal strings; never floats.
+MONEY = {"max_digits": 16, "decimal_places": 2, "null": True, "blank": True}
+
+
+class ShippingProvider(TenantOwnedModel):
+    """A carrier a shop may ship with: warehouses -> delivery options -> shipping providers.
+
+    Refreshed from ``GET /logistics/202309/delivery_options/{id}/shipping_providers``;
+    the id is what ``self_shipment.shipping_provider_id`` takes.
+    """
+
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="shipping_providers", db_index=False
+    )
+    provider_id = models.CharField(_("provider id"), max_length=64)
+    name = models.CharField(_("name"), max_length=255)
+    delivery_option_id = models.CharField(max_length=64, blank=True)
+    delivery_option_name = models.CharField(max_length=255, blank=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "provider_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "provider_id"], name="tiktok_shop_provider_unique"
+            )
+        ]
+        verbose_name = _("TikTok Shop shipping provider")
+
+    def __str__(self) -> str:
+        return self.name or self.provider_id
+
+
+class Package(TenantOwnedModel):
+    """A package of an order (``/fulfillment/202309/packages/{id}``).
+
+    One package may hold several orders (combined); ``order`` is the first one
+    named, ``order_ids`` all of them.
+    """
+
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="packages", db_index=False
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="packages"
+    )
+    package_id = models.CharField(_("package id"), max_length=64)
+    order_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(_("status"), max_length=32, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=128, blank=True)
+    shipping_provider_id = models.CharField(max_length=64, blank=True)
+    shipping_provider_name = models.CharField(max_length=255, blank=True)
+    order_line_item_ids = models.JSONField(default=list, blank=True)
+    #: the shipping document (label) link TikTok last gave; it expires on TikTok's side
+    label_url = models.URLField(max_length=2000, blank=True)
+    update_time = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["package_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "package_id"], name="tiktok_shop_package_unique"
+            )
+        ]
+        verbose_name = _("TikTok Shop package")
+
+    def __str__(self) -> str:
+        return self.package_id
+
+
+#: Return statuses (contract §3.5, type 12) in words; others show as sent.
+RETURN_STATUSES: tuple[tuple[str, Promise], ...] = (
+    ("RETURN_OR_REFUND_REQUEST_PENDING", _("Request pending")),
+    ("REFUND_OR_RETURN_REQUEST_REJECT", _("Request rejected")),
+    ("AWAITING_BUYER_SHIP", _("Awaiting buyer shipment")),
+    ("BUYER_SHIPPED_ITEM", _("Buyer shipped the item")),
+    ("REJECT_RECEIVE_PACKAGE", _("Package rejected")),
+    ("RETURN_OR_REFUND_REQUEST_SUCCESS", _("Approved")),
+    ("RETURN_OR_REFUND_REQUEST_CANCEL", _("Cancelled by the buyer")),
+    ("RETURN_OR_REFUND_REQUEST_COMPLETE", _("Completed")),
+    ("REPLACEMENT_REQUEST_PENDING", _("Replacement pending")),
+    ("REPLACEMENT_REQUEST_REJECT", _("Replacement rejected")),
+    ("REPLACEMENT_REQUEST_REFUND_SUCCESS", _("Replacement refunded")),
+    ("REPLACEMENT_REQUEST_CANCEL", _("Replacement cancelled")),
+    ("REPLACEMENT_REQUEST_COMPLETE", _("Replacement completed")),
+)
+RETURN_STATUS_LABELS = dict(RETURN_STATUSES)
+
+
+class ReturnRequest(TenantOwnedModel):
+    """A return or refund request (``/return_refund/202309/returns/search``).
+
+    ``refund_amount`` is the request's total refund with its ``currency``;
+    ``line_items`` keeps TikTok's return line items as sent (SKU, name,
+    refund); ``seller_deadline`` is the earliest deadline of
+    ``seller_next_action_response``: after it TikTok decides for the seller.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="returns", db_index=False)
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="returns"
+    )
+    return_id = models.CharField(_("return id"), max_length=64)
+    #: TikTok's order id (``order`` is set once that order is synced)
+    tiktok_order_id = models.CharField(_("order id"), max_length=64, blank=True)
+    return_type = models.CharField(_("type"), max_length=32, blank=True)
+    status = models.CharField(_("status"), max_length=64)
+    role = models.CharField(max_length=16, blank=True)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    reason_text = models.TextField(_("reason text"), blank=True)
+    refund_amount = models.DecimalField(_("refund"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=8, blank=True)
+    line_items = models.JSONField(default=list, blank=True)
+    seller_next_actions = models.JSONField(default=list, blank=True)
+    seller_deadline = models.DateTimeField(_("seller deadline"), null=True, blank=True)
+    return_tracking_number = models.CharField(max_length=128, blank=True)
+    create_time = models.DateTimeField(_("created"))
+    update_time = models.DateTimeField(_("updated"))
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-create_time", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "return_id"], name="tiktok_shop_return_unique")
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-create_time"], name="tts_return_tenant_created_idx"),
+        ]
+        verbose_name = _("TikTok Shop return")
+
+    def __str__(self) -> str:
+        return self.return_id
+
+    @property
+    def status_label(self) -> str:
+        return str(RETURN_STATUS_LABELS.get(self.status, self.status))
+
+
+class Statement(TenantOwnedModel):
+    """A daily settlement statement (``/finance/202309/statements``), amounts in ``currency``.
+
+    ``settlement_amount`` is the net paid to the seller: revenue + fees (negative)
+    + shipping (negative) + adjustments.
+    """
+
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="statements", db_index=False
+    )
+    statement_id = models.CharField(_("statement id"), max_length=64)
+    statement_time = models.DateTimeField(_("statement time"))
+    currency = models.CharField(_("currency"), max_length=8)
+    revenue_amount = models.DecimalField(_("revenue"), **MONEY)
+    fee_amount = models.DecimalField(_("platform fees"), **MONEY)
+    shipping_cost_amount = models.DecimalField(_("shipping"), **MONEY)
+    adjustment_amount = models.DecimalField(_("adjustments"), **MONEY)
+    net_sales_amount = models.DecimalField(_("net sales"), **MONEY)
+    settlement_amount = models.DecimalField(_("net settlement"), **MONEY)
+    payment_status = models.CharField(max_length=16, blank=True)
+    payment_id = models.CharField(max_length=64, blank=True)
+    #: when this statement's transactions were last fetched (the transactions kind)
+    transactions_synced_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-statement_time", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "statement_id"], name="tiktok_shop_statement_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "statement_time"], name="tts_statement_tenant_time_idx"),
+        ]
+        verbose_name = _("TikTok Shop statement")
+
+    def __str__(self) -> str:
+        return self.statement_id
+
+
+class Payment(TenantOwnedModel):
+    """A payout to the seller's bank account (``/finance/202309/payments``)."""
+
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="payments", db_index=False
+    )
+    payment_id = models.CharField(_("payment id"), max_length=64)
+    create_time = models.DateTimeField(_("created"))
+    paid_time = models.DateTimeField(_("paid"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=8, blank=True)
+    settlement_amount = models.DecimalField(**MONEY)
+    settlement_currency = models.CharField(max_length=8, blank=True)
+    reserve_amount = models.DecimalField(**MONEY)
+    exchange_rate = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    #: masked by TikTok (``****1234``)
+    bank_account = models.CharField(max_length=64, blank=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-create_time", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "payment_id"], name="tiktok_shop_payment_unique"
+            )
+        ]
+        verbose_name = _("TikTok Shop payment")
+
+    def __str__(self) -> str:
+        return self.payment_id
+
+
+class StatementTransaction(TenantOwnedModel):
+    """One line of a statement: an order's settlement (or an adjustment), with its breakdown.
+
+    From ``GET /finance/202309/statements/{id}/statement_transactions``; ``order_id``
+    ties it to an order (adjustments may have none).
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
+    statement = models.ForeignKey(
+        Statement, on_delete=models.CASCADE, related_name="transactions", db_index=False
+    )
+    transaction_id = models.CharField(max_length=64)
+    type = models.CharField(max_length=32, blank=True)
+    order_id = models.CharField(max_length=64, blank=True, db_index=True)
+    currency = models.CharField(max_length=8, blank=True)
+    revenue_amount = models.DecimalField(**MONEY)
+    fee_amount = models.DecimalField(**MONEY)
+    shipping_cost_amount = models.DecimalField(**MONEY)
+    adjustment_amount = models.DecimalField(**MONEY)
+    settlement_amount = models.DecimalField(**MONEY)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement", "transaction_id"], name="tiktok_shop_statement_tx_unique"
+            )
+        ]
+        verbose_name = _("TikTok Shop statement transaction")
+
+    def __str__(self) -> str:
+        return self.transaction_id

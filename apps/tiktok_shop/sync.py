@@ -24,6 +24,7 @@ minutes. What is particular to TikTok Shop stays here:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.utils.translation import gettext_lazy as _
@@ -106,6 +107,52 @@ def fetch_orders(*, connection: TikTokShopConnection, cursor: dict, window: Sync
     )
 
 
+def walk_shops(
+    *,
+    connection: TikTokShopConnection,
+    cursor: dict,
+    fetch: Callable[[Shop, str], tuple[list[dict], str, int | None]],
+    time_of: Callable[[dict], datetime | None],
+    page_size: int,
+) -> Page:
+    """One page of a shop-by-shop walk, as :func:`fetch_orders` does it, for other kinds.
+
+    ``fetch(shop, page_token)`` asks TikTok for one page of one shop and
+    returns ``(items, next_page_token, total_count)``; each item is stamped
+    with the shop's pk under :data:`~.orders.SHOP_KEY`. The shop list is asked
+    again at the start of each window (one call), as for orders.
+    """
+    from .services import shops_authorized, shops_refresh
+
+    if cursor:
+        shops = shops_authorized(connection=connection)
+    else:
+        shops = sorted(
+            (s for s in shops_refresh(connection=connection) if s.authorized),
+            key=lambda s: s.shop_id,
+        )
+    index, token = _shop_position(shops, cursor)
+    if index >= len(shops):
+        return Page(items=[], next_cursor=None)
+    shop = shops[index]
+    items, next_token, total = fetch(shop, token)
+    for item in items:
+        item[SHOP_KEY] = shop.pk
+    if next_token:
+        next_cursor = {"shop": shop.shop_id, "page_token": next_token}
+    elif index + 1 < len(shops):
+        next_cursor = {"shop": shops[index + 1].shop_id, "page_token": ""}
+    else:
+        next_cursor = None
+    times = [t for t in (time_of(item) for item in items) if t is not None]
+    return Page(
+        items=items,
+        next_cursor=next_cursor,
+        high_water=max(times, default=None),
+        total_pages=math.ceil(total / page_size) if total else None,
+    )
+
+
 SYNC_KINDS = [
     SyncKind(
         product=PRODUCT,
@@ -122,3 +169,24 @@ SYNC_KINDS = [
         schedule_minutes=ORDERS_SCHEDULE_MINUTES,
     )
 ]
+
+
+def _operations_kinds() -> list[SyncKind]:
+    """Returns and finance (issue #6), defined next to their services."""
+    from .finance import FINANCE_SYNC_KINDS
+    from .returns import RETURNS_SYNC_KINDS
+
+    return [*RETURNS_SYNC_KINDS, *FINANCE_SYNC_KINDS]
+
+
+SYNC_KINDS += _operations_kinds()
+
+
+def _customer_service_kinds() -> list[SyncKind]:
+    """Buyer conversations into the leads inbox (issue #6), defined in ``customer_service``."""
+    from .customer_service import CUSTOMER_SERVICE_SYNC_KINDS
+
+    return list(CUSTOMER_SERVICE_SYNC_KINDS)
+
+
+SYNC_KINDS += _customer_service_kinds()

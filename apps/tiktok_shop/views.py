@@ -29,7 +29,7 @@ from apps.integrations.http import ProviderError
 from apps.tenants.access import tenant_member_required
 from apps.tenants.middleware import SESSION_KEY as TENANT_SESSION_KEY
 
-from . import selectors, services
+from . import ops_views, selectors, services
 from .models import ORDER_STATUSES
 
 PROVIDER_KEY = "tiktok_shop"
@@ -132,6 +132,8 @@ def order(request: HttpRequest, pk: int) -> HttpResponse:
         "order": detail.order,
         # The list's filters, to go back to the same page of the same list.
         "back_query": request.GET.get("back", ""),
+        # The Fulfillment section (packages, providers, settlement lines): 3 queries.
+        **ops_views.fulfillment_context(detail.order),
     }
     return render(request, "tiktok_shop/order.html", context)
 

@@ -18,10 +18,17 @@ the shop id; the payload is the whole body (handlers read ``payload["data"]``).
 - order status change (1) and recipient address update (3): refetch that
   order (one API call) and upsert it, its lines and its history;
 - return (12), cancellation (11) and the legacy reverse-order update (2):
-  noted on the order's status history (returns proper are issue #6);
+  noted on the order's status history; a return (12) is also fetched again
+  and stored (``apps.tiktok_shop.returns.on_return_webhook``);
+- package update (4): the orders named are fetched again with their packages
+  (``apps.tiktok_shop.fulfillment.on_package_webhook``);
 - product status change (5): ``apps.tiktok_shop.products.on_product_status_webhook``;
 - seller deauthorization (6): the connection is disconnected;
-- upcoming authorization expiration (7): the card turns ``expiring`` with the date.
+- upcoming authorization expiration (7): the card turns ``expiring`` with the date;
+- new conversation (13) and new message (14): the customer-service inbox
+  (``apps.tiktok_shop.customer_service``): the message lands on its
+  conversation's ticket in the leads inbox, without a call when the
+  conversation is known.
 
 Every handler routes through :func:`shop_for_event`; a shop no tenant has
 connected raises ``UnknownAccount``, so the event is kept, flagged
@@ -46,6 +53,7 @@ from apps.webhooks.registry import (
     InvalidPayload,
     UnknownAccount,
     WebhookSource,
+    json_body,
     webhooks,
 )
 
@@ -79,12 +87,15 @@ HERE = "apps.tiktok_shop.webhooks"
 HANDLERS: dict[str, str] = {
     "ORDER_STATUS_CHANGE": f"{HERE}.on_order_change",
     "RECIPIENT_ADDRESS_UPDATE": f"{HERE}.on_order_change",
+    "PACKAGE_UPDATE": f"{HERE}.on_package_update",
     "REVERSE_STATUS_UPDATE": f"{HERE}.on_return_change",
     "RETURN_STATUS_CHANGE": f"{HERE}.on_return_change",
     "CANCELLATION_STATUS_CHANGE": f"{HERE}.on_cancellation_change",
     "PRODUCT_STATUS_CHANGE": "apps.tiktok_shop.products.on_product_status_webhook",
     "SELLER_DEAUTHORIZATION": f"{HERE}.on_seller_deauthorization",
     "UPCOMING_AUTHORIZATION_EXPIRATION": f"{HERE}.on_authorization_expiring",
+    "NEW_CONVERSATION": "apps.tiktok_shop.customer_service.on_new_conversation",
+    "NEW_MESSAGE": "apps.tiktok_shop.customer_service.on_new_message",
 }
 
 
@@ -117,16 +128,19 @@ def event_id_of(body: dict[str, Any]) -> str:
 def _moment(value: Any) -> datetime | None:
     try:
         seconds = int(value or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+    except (ValueError, OverflowError, OSError):  # beyond year 9999: not a real moment
+        return None
 
 
 def split(body: bytes) -> list[IncomingEvent]:
+    data = json_body(body)
     try:
-        data = json.loads(body)
         type_number = int(data["type"])
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
         raise InvalidPayload("expected a JSON object with an integer 'type'") from exc
     if not isinstance(data, dict) or not isinstance(data.get("data", {}), dict):
         raise InvalidPayload("expected 'data' to be an object")
@@ -205,7 +219,19 @@ def _reverse_event(event: WebhookEvent, kind: str) -> None:
 
 
 def on_return_change(event: WebhookEvent) -> None:
+    """Noted on the order's history, then the return itself is fetched again (type 12)."""
+    from .returns import on_return_webhook
+
     _reverse_event(event, OrderStatusChange.Kind.RETURN)
+    if event.event_type == "RETURN_STATUS_CHANGE":
+        on_return_webhook(shop=shop_for_event(event), data=_data(event))
+
+
+def on_package_update(event: WebhookEvent) -> None:
+    """Type 4: the orders the push names are fetched again, with their packages."""
+    from .fulfillment import on_package_webhook
+
+    on_package_webhook(shop=shop_for_event(event), data=_data(event))
 
 
 def on_cancellation_change(event: WebhookEvent) -> None:

@@ -295,7 +295,7 @@ def test_the_database_refuses_a_second_open_ticket_for_a_contact_and_channel(ten
     Ticket.objects.create(
         tenant=tenant_a,
         contact=ticket.contact,
-        channel="tiktok_shop_chat",
+        channel="tiktok_shop",
         last_message_at=ticket.last_message_at,
         opened_at=ticket.opened_at,
     )

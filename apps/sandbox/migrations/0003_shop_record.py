@@ -5,26 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sandbox', '0002_tiktok_ads_override'),
+        ("sandbox", "0002_tiktok_ads_override"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SandboxShopRecord',
+            name="SandboxShopRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('package_shipped', 'package shipped'), ('return_decided', 'return decided'), ('message_sent', 'message sent')], max_length=32)),
-                ('shop_id', models.CharField(max_length=64)),
-                ('object_id', models.CharField(max_length=64)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("package_shipped", "package shipped"),
+                            ("return_decided", "return decided"),
+                            ("message_sent", "message sent"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("shop_id", models.CharField(max_length=64)),
+                ("object_id", models.CharField(max_length=64)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': 'sandbox TikTok Shop record',
-                'ordering': ['created_at', 'pk'],
-                'indexes': [models.Index(fields=['kind', 'shop_id', 'object_id'], name='sandbox_shop_record_idx')],
+                "verbose_name": "sandbox TikTok Shop record",
+                "ordering": ["created_at", "pk"],
+                "indexes": [
+                    models.Index(
+                        fields=["kind", "shop_id", "object_id"], name="sandbox_shop_record_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -20,6 +20,7 @@ from apps.tiktok_shop.client import (
     ERROR_TABLE,
     MESSAGE_RULES,
     InvalidSignature,
+    QuotaExhausted,
     TikTokShopClient,
 )
 from apps.tiktok_shop.signing import sign
@@ -216,6 +217,7 @@ CODE_ROWS = [
     (36009007, "authorization_shops__gateway_timeout", 200, ProviderError, True),
     (106001, "authorization_shops__invalid_sign", 200, InvalidSignature, False),
     (106013, "orders_search__missing_shop_cipher", 200, ProviderError, False),
+    (45101004, "conversations__quota_exceeded", 200, QuotaExhausted, False),
 ]
 
 

@@ -12,6 +12,12 @@ Examples::
     manage.py sandbox_fire_shop_webhook --event deauthorization   # also revokes the grants
     manage.py sandbox_fire_shop_webhook --event expiring --days 20
     manage.py sandbox_fire_shop_webhook --bad-signature            # expect 401
+    manage.py sandbox_fire_shop_webhook --event package            # type 4, last shipped package
+    manage.py sandbox_fire_shop_webhook --event return_status --return 46...  # type 12, as it is
+    manage.py sandbox_fire_shop_webhook --event message --text "Where is my parcel?"  # type 14
+
+``--event message`` first makes the buyer write: the message is stored (it reads
+back in the conversation's messages) and then pushed as type 14.
 
 Order events carry the order's status at the sandbox clock; the same change
 fired twice has the same ``tts_notification_id`` (a redelivery).
@@ -26,9 +32,21 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.sandbox import generator, grants, shop_data
+from apps.sandbox import shop_ops_data as ops
+from apps.sandbox.models import SandboxShopRecord
 from apps.sandbox.tiktok_shop_signing import webhook_signature
 
-EVENTS = ("order_status", "return", "cancellation", "deauthorization", "expiring", "product")
+EVENTS = (
+    "order_status",
+    "return",
+    "cancellation",
+    "deauthorization",
+    "expiring",
+    "product",
+    "package",
+    "return_status",
+    "message",
+)
 TIMEOUT_SECONDS = 10
 
 
@@ -49,6 +67,23 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--days", type=int, default=30, help="For --event expiring: days until it ends."
+        )
+        parser.add_argument(
+            "--package", metavar="PACKAGE_ID", help="For --event package (default: last shipped)."
+        )
+        parser.add_argument(
+            "--return",
+            dest="return_id",
+            metavar="RETURN_ID",
+            help="For --event return_status (default: last decided, else newest request).",
+        )
+        parser.add_argument(
+            "--conversation",
+            metavar="CONVERSATION_ID",
+            help="For --event message (default: the chat that moved last).",
+        )
+        parser.add_argument(
+            "--text", default="Hi! Is my order on its way?", help="For --event message."
         )
         parser.add_argument(
             "--url", help="Default: PUBLIC_BASE_URL + /webhooks/tiktok-shop/ (the hub's inbox)."
@@ -121,6 +156,8 @@ class Command(BaseCommand):
             state = self._order(orders, options["order"], now)
             body = _reverse_event(event, shop["id"], state.order_id, now)
             return body, f"{event} request on order {state.order_id} of shop {shop['id']}"
+        if event in {"package", "return_status", "message"}:
+            return _operations_event(event, options, shop["id"], orders, now)
         if event == "deauthorization":
             data = {"message": "The seller has deauthorized your app."}
             body = _event(6, shop["id"], now, data, "deauth", account_id, now)
@@ -171,3 +208,46 @@ def _reverse_event(kind: str, shop_id: str, order_id: str, now: int) -> dict:
         "create_time": now,
     }
     return _event(11, shop_id, now, data, "cancellation", order_id)
+
+
+def _operations_event(event: str, options, shop_id: str, orders, now: int) -> tuple[dict, str]:
+    """Types 4 (PACKAGE_UPDATE), 12 (RETURN_STATUS_CHANGE) and 14 (NEW_MESSAGE)."""
+    records = SandboxShopRecord.objects.filter(shop_id=shop_id).order_by("-created_at", "-pk")
+    if event == "package":
+        package_id = options["package"] or next(
+            iter(records.filter(kind="package_shipped").values_list("object_id", flat=True)), ""
+        )
+        if not package_id:
+            latest = shop_data.latest_changes(orders, now, count=50)
+            state = next((s for s in latest if ops.has_package(s)), None)
+            if state is None:
+                raise CommandError("No package of this shop has moved yet.")
+            package_id = ops.package_id_of(state.order_id)
+        order_id = ops.order_id_of(package_id)
+        state = shop_data.state_of(orders, order_id, now)
+        if state is None or not ops.has_package(state):
+            raise CommandError(f"Shop {shop_id} has no package {package_id!r}.")
+        body = ops.package_update_event(shop_id, package_id, order_id, at=state.update_time)
+        body["timestamp"] = now
+        return body, f"package {package_id} of order {order_id} is {ops.package_status(state)}"
+    if event == "return_status":
+        decisions = {r.object_id: r.data for r in records.filter(kind="return_decided")}
+        states = {s.seed.return_id: s for s in ops.returns_at(orders, decisions, now)}
+        return_id = options["return_id"] or next(iter(decisions), "")
+        if not return_id and states:
+            return_id = max(states.values(), key=lambda s: s.seed.create_time).seed.return_id
+        state = states.get(return_id)
+        if state is None:
+            raise CommandError(f"Shop {shop_id} has no return {return_id!r} (yet).")
+        body = ops.return_status_event(shop_id, state, pushed_at=now)
+        return body, f"return {return_id} of order {state.seed.order_id} is {state.status}"
+    try:
+        message, body = ops.buyer_writes(
+            orders, text=options["text"], conversation=options["conversation"] or "", at=now
+        )
+    except KeyError:
+        raise CommandError(
+            f"Shop {shop_id} has no conversation {options['conversation']!r}."
+        ) from None
+    conversation = body["data"]["conversation_id"]
+    return body, f"buyer wrote in conversation {conversation} (message {message['id']})"
