@@ -152,6 +152,10 @@ class MetaAdInsight(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "date"], name="meta_insight_date_idx"),
             models.Index(fields=["tenant", "ad_id"], name="meta_insight_ad_idx"),
+            # The ROI drill-down into one ad set (apps/analytics).
+            models.Index(fields=["tenant", "adset_id", "date"], name="meta_insight_adset_idx"),
+            # What changed since the last ROI rollup (apps/analytics/rollup.py).
+            models.Index(fields=["tenant", "synced_at"], name="meta_insight_synced_idx"),
         ]
         verbose_name = _("Meta ad insight")
 

@@ -181,6 +181,8 @@ class TikTokAdInsight(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "date"], name="tta_insight_date_idx"),
             models.Index(fields=["tenant", "campaign_id", "date"], name="tta_insight_campaign_idx"),
+            # What changed since the last ROI rollup (apps/analytics/rollup.py).
+            models.Index(fields=["tenant", "synced_at"], name="tta_insight_synced_idx"),
         ]
         verbose_name = _("TikTok ad insight")
 
