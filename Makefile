@@ -12,7 +12,7 @@ DEMO_EMAIL ?= admin@demo.example
 DEMO_PASSWORD ?= demo-hub-password
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrate worker web bench clean
+.PHONY: run test install lint format migrate worker web bench clean messages
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Translations: the .po files are the source. The compiled .mo files are committed
+# too, so a machine without GNU gettext still runs in Portuguese; where msgfmt is
+# installed (CI installs it) they are compiled again whenever a .po is newer.
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
+MO_FILES := $(PO_FILES:.po=.mo)
 
-migrate: $(STAMP)
+%.mo: %.po $(STAMP)
+	@if command -v msgfmt >/dev/null; then \
+		$(PY) manage.py compilemessages --ignore=.venv --ignore=var; \
+	else \
+		echo "msgfmt not found (apt-get install gettext): using the committed $@"; touch $@; \
+	fi
+
+# Refresh the catalogs from the code after adding strings, then translate the new msgids.
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l pt_BR --ignore=.venv --ignore=var --ignore=bench --ignore=tests --ignore='*/tests/*'
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=var
+
+install: $(STAMP) $(MO_FILES)
+
+migrate: $(STAMP) $(MO_FILES)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 
@@ -45,7 +63,7 @@ web: migrate
 worker: migrate
 	$(PY) manage.py qcluster
 
-test: $(STAMP)
+test: $(STAMP) $(MO_FILES)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

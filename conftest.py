@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from apps.tenants.models import Membership, Tenant
 
@@ -18,6 +19,19 @@ def pytest_configure(config):
 
     # Hashing real passwords dominates a suite that logs in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language.
+
+    LocaleMiddleware activates the request's language in the thread that
+    serves it and leaves it active: after a test client request with
+    ``Accept-Language: pt-BR`` the next test would format in Portuguese.
+    """
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

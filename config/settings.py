@@ -141,6 +141,9 @@ META_LOGIN_CONFIG_ID = env.str(
 # Real hosts from shared/contracts by default, the sandbox when it is on; each can
 # be overridden (a provider's test host, a regional host, an egress proxy).
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default=f"{PUBLIC_BASE_URL}/sandbox").rstrip("/")
+# The sandbox pushes TikTok Shop webhooks (types 4 and 12) right after a ship or a
+# return decision made through its API (apps/sandbox/shop_ops_data.py).
+SANDBOX_SHOP_PUSH_WEBHOOKS = env.bool("SANDBOX_SHOP_PUSH_WEBHOOKS", default=False)
 
 
 def _provider_url(name: str, real: str, sandbox_path: str) -> str:
@@ -203,6 +206,7 @@ INSTALLED_APPS = [
     "apps.leads",
     "apps.webhooks",
     "apps.capi",
+    "apps.analytics",
 ]
 if INTEGRATIONS_SANDBOX:
     INSTALLED_APPS.append("apps.sandbox")
@@ -210,6 +214,7 @@ if INTEGRATIONS_SANDBOX:
 MIDDLEWARE = [
     "apps.integrations.observability.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -260,8 +265,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] != ":memory:":
         VAR_DIR.mkdir(parents=True, exist_ok=True)
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The stock backend, with a health check that polls the socket instead
+        # of sending ``SELECT 1`` on every request (config/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # libpq waits forever for an unreachable server by default: a database outage would
+    # hold every web worker (and each provider's webhook retry) instead of answering 500 at
+    # once. A refused connection fails immediately either way (bench/fault_pg_outage.py).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (shared by every process: rate budgets, breakers) ---------------------
@@ -331,6 +346,9 @@ LOGOUT_REDIRECT_URL = "tenants:login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("pt-br", _("Brazilian Portuguese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Date formats per language (config/formats/<lang>/formats.py): templates use the
+# named formats (SHORT_DATETIME_FORMAT, ...), English keeps ISO-like dates, pt-BR dd/mm/aaaa.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -353,6 +371,32 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Content-Security-Policy on every response (django-csp 4). Nothing inline: no
+# <script> or <style> blocks, no on*= handlers, no style= attributes; htmx runs
+# from a static file with eval and its injected indicator <style> switched off
+# (the <meta name="htmx-config"> in templates/base.html; the indicator CSS is in
+# static/css/hub.css). Images may come from providers' CDNs (TikTok avatars and
+# covers, product images), hence https:. form-action is left unset on purpose:
+# Chromium applies it to the redirect after a form post, and "Connect" posts
+# to the hub, which redirects to the provider's consent screen.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -363,6 +407,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
 
 # --- Logging --------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

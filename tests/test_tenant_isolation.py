@@ -114,6 +114,31 @@ def _shop_order(tenant, make_member):
     return {"pk": order.pk}
 
 
+def _shop_return(tenant, make_member):
+    from apps.tiktok_shop.models import ReturnRequest, Shop, TikTokShopConnection
+
+    conn, _ = TikTokShopConnection.objects.get_or_create(
+        tenant=tenant, defaults={"access_token": "b-token"}
+    )
+    shop, _ = Shop.objects.get_or_create(
+        tenant=tenant, connection=conn, shop_id="9400", defaults={"cipher": "ROW_b"}
+    )
+    now = timezone.now()
+    ret, _ = ReturnRequest.objects.get_or_create(
+        tenant=tenant,
+        shop=shop,
+        return_id="9402",
+        defaults={
+            "status": "RETURN_OR_REFUND_REQUEST_PENDING",
+            "return_type": "REFUND",
+            "create_time": now,
+            "update_time": now,
+            "synced_at": now,
+        },
+    )
+    return {"pk": ret.pk}
+
+
 def _catalog_item(tenant, make_member):
     from apps.catalog.models import CatalogItem
 
@@ -135,6 +160,17 @@ def _ads_ad(tenant, make_member):
     return {"pk": _ads_rows(tenant)["ad"].pk}
 
 
+def _exchange_rate(tenant, make_member):
+    from datetime import date
+
+    from apps.analytics.models import ExchangeRate
+
+    row = ExchangeRate.objects.create(
+        tenant=tenant, from_currency="USD", to_currency="BRL", rate=5, valid_from=date(2026, 1, 1)
+    )
+    return {"pk": row.pk}
+
+
 # url name -> callable(tenant_b, make_member) returning the URL kwargs of a tenant-B object
 OBJECT_FACTORIES = {
     "tenants:change_role": _membership,
@@ -150,14 +186,20 @@ OBJECT_FACTORIES = {
     "tiktok_ads:ad_status": _ads_ad,
     "catalog:item_push": _catalog_item,
     "tiktok_shop:order": _shop_order,
+    "tiktok_shop:order_fulfillment": _shop_order,
+    "tiktok_shop:return": _shop_return,
+    "tiktok_shop:return_decide": _shop_return,
     "leads:ticket": _leads_ticket,
     "leads:ticket_stage": _leads_ticket,
+    "leads:ticket_thread": _leads_ticket,
+    "leads:ticket_reply": _leads_ticket,
     "tiktok_content:publish_job": _content_publish_job,
     "meta_ads:ad_account_tracking": _meta_ad_account,
     "meta_ads:ad_account_pixels": _meta_ad_account,
     "meta_ads:ad_account_pixel": _meta_ad_account,
     "meta_ads:whatsapp_conversions": _whatsapp_number,
     "meta_ads:whatsapp_delete": _whatsapp_number,
+    "analytics:rate_delete": _exchange_rate,
 }
 
 
@@ -172,19 +214,42 @@ def _walk(patterns, namespace=None):
             yield (f"{namespace}:{entry.name}" if namespace else entry.name), entry
 
 
+#: Path parameters that name no tenant object (the provider registry's keys).
+NOT_OBJECT_PARAMS = {"product", "source_key"}
+#: URLs whose parameter is not a tenant object id, with why another tenant learns nothing.
+NOT_TENANT_OBJECTS = {
+    "tiktok_shop:app_store_confirm": "unguessable one-time token, bound to the user who started it",
+    "meta_ads:data_deletion_status": "public by design: Meta sends the user there with the code",
+    "webhooks:receive_routed": "called by providers, no session: the route key is the tenant's "
+    "unguessable webhook token (tests/test_fuzz_webhooks.py sends wrong ones)",
+}
+
+
 def _takes_an_object_id(pattern: URLPattern) -> bool:
+    """An integer id, or any other parameter that is not a registry key (``<str:order_id>``...)."""
     from django.urls.converters import IntConverter
 
-    return any(isinstance(c, IntConverter) for c in pattern.pattern.converters.values())
+    return any(
+        isinstance(c, IntConverter) or name not in NOT_OBJECT_PARAMS
+        for name, c in pattern.pattern.converters.items()
+    )
 
 
 def object_urls() -> list[str]:
     return sorted(
-        name for name, pattern in _walk(get_resolver().url_patterns) if _takes_an_object_id(pattern)
+        name
+        for name, pattern in _walk(get_resolver().url_patterns)
+        if _takes_an_object_id(pattern) and name not in NOT_TENANT_OBJECTS
     )
 
 
 def test_every_object_url_is_covered_by_the_sweep():
+    missing = sorted(set(object_urls()) - set(OBJECT_FACTORIES))
+    assert not missing, (
+        f"URL(s) {missing} take an object id but are not swept: add a factory of a tenant-B "
+        "object to OBJECT_FACTORIES in tests/test_tenant_isolation.py (or, if the parameter "
+        "names no tenant object, list it in NOT_TENANT_OBJECTS with the reason)"
+    )
     assert object_urls() == sorted(OBJECT_FACTORIES)
 
 

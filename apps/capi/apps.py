@@ -8,6 +8,7 @@ class CapiConfig(AppConfig):
     verbose_name = _("Conversions")
 
     def ready(self) -> None:
+        from apps.integrations.metrics import collectors
         from apps.integrations.scheduling import PeriodicTask, schedules
         from apps.integrations.selectors import TAB_PANELS
         from apps.leads.signals import ticket_stage_changed
@@ -19,3 +20,4 @@ class CapiConfig(AppConfig):
         )
         ticket_stage_changed.connect(on_ticket_stage_changed, dispatch_uid="capi_stage_changed")
         TAB_PANELS["conversions"] = "apps.capi.views.conversions_panel"
+        collectors.register("apps.capi.metrics.collect")

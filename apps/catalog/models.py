@@ -170,6 +170,13 @@ class Listing(TenantOwnedModel):
         return f"{self.channel} {self.account_ref} {self.seller_sku or self.external_sku_id}"
 
     @property
+    def channel_label(self) -> str:
+        """The sales channel's (translated) name; its key when the channel is not installed."""
+        from .channels import channels
+
+        return str(channels.get(self.channel).label) if self.channel in channels else self.channel
+
+    @property
     def is_matched(self) -> bool:
         return self.catalog_item_id is not None
 

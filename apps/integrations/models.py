@@ -187,6 +187,21 @@ class SyncRun(TenantOwnedModel):
         return f"{self.product}/{self.kind} #{self.pk} ({self.status})"
 
     @property
+    def kind_label(self) -> str:
+        """The sync kind's (translated) label; its key when the kind is no longer registered."""
+        from .sync import sync_kinds
+
+        key = (self.product, self.kind)
+        return str(sync_kinds.get(*key).label) if key in sync_kinds else self.kind
+
+    @property
+    def product_label(self) -> str:
+        """The provider's (translated) label; its key when the provider is not installed."""
+        from .registry import providers
+
+        return str(providers.get(self.product).label) if self.product in providers else self.product
+
+    @property
     def duration(self):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at

@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 GRANTED = "granted"
@@ -127,7 +128,10 @@ def validate_packs(product: str, keys: Iterable[str]) -> list[ScopePack]:
     known = {pack.key for pack in packs_for(product)}
     unknown = wanted - known
     if unknown:
-        raise UnknownPack(f"Unknown scope packs for {product}: {', '.join(sorted(unknown))}")
+        raise UnknownPack(
+            gettext("Unknown scope packs for %(product)s: %(packs)s")
+            % {"product": product, "packs": ", ".join(sorted(unknown))}
+        )
     return [pack for pack in packs_for(product) if pack.key in wanted]
 
 

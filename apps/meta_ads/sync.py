@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.integrations.sync import Page, Rows, SkipItem, SyncKind, SyncWindow, rows_convert
 from apps.integrations.upsert import bulk_upsert
@@ -334,7 +335,7 @@ def insight_rows(*, connection: MetaProfile, items: list[dict], synced_at: datet
 AD_ACCOUNTS = SyncKind(
     product=PRODUCT,
     kind="ad_accounts",
-    label="Ad accounts",
+    label=_("Ad accounts"),
     model="meta_ads.MetaAdAccount",
     unique_fields=("tenant", "account_id"),
     fetch_page=fetch_ad_accounts,
@@ -346,7 +347,7 @@ AD_ACCOUNTS = SyncKind(
 INSIGHTS = SyncKind(
     product=PRODUCT,
     kind="insights",
-    label="Daily ad insights",
+    label=_("Daily ad insights"),
     model="meta_ads.MetaAdInsight",
     unique_fields=("ad_account", "ad_id", "date"),
     fetch_page=fetch_insights,

@@ -31,10 +31,11 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from apps.leads.inbound import InboundMessage, Referral
 from apps.webhooks.models import WebhookEvent
-from apps.webhooks.registry import IncomingEvent, InvalidPayload, UnknownAccount
+from apps.webhooks.registry import IncomingEvent, InvalidPayload, UnknownAccount, json_body
 
 from .services import whatsapp_number_for
 
@@ -160,10 +161,7 @@ def _change_events(entry: Mapping, change: Mapping) -> list[IncomingEvent]:
 
 def split(body: bytes) -> list[IncomingEvent]:
     """The events of a verified delivery: one per message, one per status update."""
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise InvalidPayload("the body is not JSON") from exc
+    data = json_body(body)
     if not isinstance(data, Mapping) or not isinstance(data.get("entry"), list):
         raise InvalidPayload("expected {'object': ..., 'entry': [...]}")
     if data.get("object") not in (None, WHATSAPP_OBJECT):
@@ -285,7 +283,7 @@ def register() -> None:
     webhooks.register_source(
         WebhookSource(
             key=SOURCE,
-            label="Meta (WhatsApp Cloud API)",
+            label=gettext_lazy("Meta (WhatsApp Cloud API)"),
             verify=verify,
             split=split,
             handshake=handshake,

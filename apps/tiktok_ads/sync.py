@@ -38,6 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.integrations.sync import Page, Rows, SkipItem, SyncKind, SyncWindow, rows_convert
 
@@ -707,7 +708,7 @@ def insight_rows(
 ADVERTISERS = SyncKind(
     product=PRODUCT,
     kind="advertisers",
-    label="Advertisers",
+    label=_("Advertisers"),
     model="tiktok_ads.TikTokAdvertiser",
     unique_fields=("tenant", "advertiser_id"),
     fetch_page=fetch_advertisers,
@@ -718,7 +719,7 @@ ADVERTISERS = SyncKind(
 PIXELS = SyncKind(
     product=PRODUCT,
     kind="pixels",
-    label="Pixels",
+    label=_("Pixels"),
     model="tiktok_ads.TikTokPixel",
     unique_fields=("tenant", "pixel_id"),
     fetch_page=fetch_pixels,
@@ -729,7 +730,7 @@ PIXELS = SyncKind(
 CAMPAIGNS = SyncKind(
     product=PRODUCT,
     kind="campaigns",
-    label="Campaigns",
+    label=_("Campaigns"),
     model="tiktok_ads.TikTokAdsCampaign",
     unique_fields=("tenant", "campaign_id"),
     fetch_page=fetch_campaigns,
@@ -740,7 +741,7 @@ CAMPAIGNS = SyncKind(
 ADGROUPS = SyncKind(
     product=PRODUCT,
     kind="adgroups",
-    label="Ad groups",
+    label=_("Ad groups"),
     model="tiktok_ads.TikTokAdGroup",
     unique_fields=("tenant", "adgroup_id"),
     fetch_page=fetch_adgroups,
@@ -751,7 +752,7 @@ ADGROUPS = SyncKind(
 ADS = SyncKind(
     product=PRODUCT,
     kind="ads",
-    label="Ads",
+    label=_("Ads"),
     model="tiktok_ads.TikTokAd",
     unique_fields=("tenant", "ad_id"),
     fetch_page=fetch_ads,
@@ -762,7 +763,7 @@ ADS = SyncKind(
 AUDIENCES = SyncKind(
     product=PRODUCT,
     kind="audiences",
-    label="Custom audiences",
+    label=_("Custom audiences"),
     model="tiktok_ads.TikTokAudience",
     unique_fields=("tenant", "audience_id"),
     fetch_page=fetch_audiences,
@@ -773,7 +774,7 @@ AUDIENCES = SyncKind(
 INSIGHTS = SyncKind(
     product=PRODUCT,
     kind="insights",
-    label="Daily ad insights",
+    label=_("Daily ad insights"),
     model="tiktok_ads.TikTokAdInsight",
     unique_fields=("tenant", "ad_id", "date"),
     fetch_page=fetch_insights,

@@ -39,6 +39,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from apps.capi.hashing import mask
 from apps.capi.services import tenant_for_route_token
@@ -48,6 +49,7 @@ from apps.webhooks.registry import (
     InvalidPayload,
     UnknownAccount,
     WebhookSource,
+    json_body,
     webhooks,
 )
 
@@ -92,13 +94,14 @@ def signature_valid(*, header: str, body: bytes, secret: str, now: float | None 
     """``t=<unix>,s=<hex>``; ``s`` = HMAC-SHA256(secret, ``"<t>." + body``), fresh, constant time."""
     parts = dict(item.strip().split("=", 1) for item in header.split(",") if "=" in item)
     stamp, given = parts.get("t", ""), parts.get("s", "")
-    if not stamp.isdigit() or not given or not secret:
+    if not (stamp.isascii() and stamp.isdigit()) or not given or not secret:
         return False
     now = time.time() if now is None else now
     if abs(now - int(stamp)) > SIGNATURE_MAX_AGE:
         return False
     expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given.lower())
+    # Bytes, not str: compare_digest refuses a str with non-ASCII characters (a TypeError).
+    return hmac.compare_digest(expected.encode(), given.lower().encode())
 
 
 def verify(request: HttpRequest, body: bytes) -> bool:
@@ -116,16 +119,16 @@ def verify(request: HttpRequest, body: bytes) -> bool:
 def _moment(value: Any) -> datetime | None:
     try:
         seconds = int(value or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+    except (ValueError, OverflowError, OSError):  # beyond year 9999: not a real moment
+        return None
 
 
 def split(body: bytes) -> list[IncomingEvent]:
-    try:
-        delivery = json.loads(body)
-    except ValueError:
-        raise InvalidPayload("not JSON") from None
+    delivery = json_body(body)
     if not isinstance(delivery, dict) or not isinstance(delivery.get("entry"), list):
         raise InvalidPayload("expected an object with an entry list")
     kind = delivery.get("object")
@@ -160,7 +163,11 @@ def split(body: bytes) -> list[IncomingEvent]:
 
 webhooks.register_source(
     WebhookSource(
-        key=SOURCE_KEY, label="TikTok Ads (lead forms)", verify=verify, split=split, routed=True
+        key=SOURCE_KEY,
+        label=gettext_lazy("TikTok Ads (lead forms)"),
+        verify=verify,
+        split=split,
+        routed=True,
     )
 )
 webhooks.register_handler(SOURCE_KEY, LEAD_EVENT, "apps.tiktok_ads.webhooks.on_lead")

@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.integrations.sync import Page, Rows, SkipItem, SyncKind, SyncWindow, rows_convert
 from apps.integrations.upsert import bulk_upsert
@@ -267,7 +268,7 @@ def snapshot_videos(
 PROFILE = SyncKind(
     product=PRODUCT,
     kind="profile",
-    label="Creator profile",
+    label=_("Creator profile"),
     model="tiktok_content.TikTokCreatorProfile",
     unique_fields=("connection",),
     fetch_page=fetch_profile,
@@ -279,7 +280,7 @@ PROFILE = SyncKind(
 VIDEOS = SyncKind(
     product=PRODUCT,
     kind="videos",
-    label="Videos and daily counts",
+    label=_("Videos and daily counts"),
     model="tiktok_content.TikTokVideo",
     unique_fields=("connection", "video_id"),
     fetch_page=fetch_videos,

@@ -60,3 +60,11 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.event_type} {self.event_id}"
+
+    @property
+    def source_label(self) -> str:
+        """The registered source's (translated) label; the key when it is not registered."""
+        from .registry import webhooks
+
+        source = webhooks.source(self.source)
+        return str(source.label) if source else self.source

@@ -50,13 +50,35 @@ def chromium_browser():
         browser.close()
 
 
+#: Reports every Content-Security-Policy violation to the test (installed before any page script).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => window.__cspViolation(
+  `${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
+"""
+
+
 @pytest.fixture
 def page(chromium_browser, live_server):
+    """A page on the live server; the test fails if the browser reports any CSP violation.
+
+    So every browser test also proves that htmx and the pages work under the
+    Content-Security-Policy (``CONTENT_SECURITY_POLICY`` in config/settings.py).
+    """
     context = chromium_browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
+    violations: list[str] = []
+    context.expose_binding("__cspViolation", lambda source, text: violations.append(text))
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, "Content-Security-Policy violations: " + " | ".join(violations)
 
 
 @pytest.fixture
