@@ -2,7 +2,7 @@
 
 Creates its own database (``hub_bench_flood`` on the server of
 ``DATABASE_URL``), migrates it, gives one tenant a TikTok lead-form URL, starts
-gunicorn (``--workers`` threaded workers, the production config/gunicorn.py, as
+gunicorn (``--workers`` sync workers, the production config/gunicorn.py, as
 ``bench_webhooks.py`` does) and
 replays ``--deliveries`` distinct, correctly signed deliveries spread over the
 three webhook sources with ``wrk`` (``--connections`` at once):
@@ -150,11 +150,13 @@ def _lead_delivery(n: int, run: str) -> tuple[bytes, str, dict[str, str]]:
     return body, f"lead:{lead_id}", {"TikTok-Signature": f"t={stamp},s={sig}"}
 
 
-def make_deliveries(count: int, *, run: str, lead_token: str) -> list[Delivery]:
+def make_deliveries(
+    count: int, *, run: str, lead_token: str, sources: tuple[str, ...] = SOURCES
+) -> list[Delivery]:
     """``count`` distinct deliveries, the sources in turn."""
     out = []
     for n in range(count):
-        source = SOURCES[n % len(SOURCES)]
+        source = sources[n % len(sources)]
         if source == "tiktok-shop":
             body, signature = signed_delivery(n, run)
             event_id, headers = f"{run}-{n}", {"Authorization": signature}
@@ -385,7 +387,7 @@ def migrate_and_seed(env: dict[str, str]) -> str:
 
 
 def start_gunicorn(
-    env: dict[str, str], port: int, workers: int, threads: int = 4
+    env: dict[str, str], port: int, workers: int, threads: int = 1
 ) -> subprocess.Popen:
     """The production configuration (config/gunicorn.py) on a local port, without access
     log, as bench_webhooks.py starts it; returns once a worker answers."""
@@ -458,7 +460,15 @@ def main() -> int:
     parser.add_argument(
         "--max-seconds", type=int, default=120, help="stop wrk after this long whatever happens"
     )
+    parser.add_argument(
+        "--sources",
+        default=",".join(SOURCES),
+        help="comma-separated webhook sources to flood (default: all three)",
+    )
     args = parser.parse_args()
+    sources = tuple(s for s in args.sources.split(",") if s)
+    if not sources or set(sources) - set(SOURCES):
+        parser.error(f"--sources takes some of {', '.join(SOURCES)}")
 
     base = os.environ.get("DATABASE_URL", DEFAULT_SERVER)
     if not base.startswith("postgres"):
@@ -469,7 +479,7 @@ def main() -> int:
     try:
         token = migrate_and_seed(env)
         run = f"flood{int(time.time())}"
-        deliveries = make_deliveries(args.deliveries, run=run, lead_token=token)
+        deliveries = make_deliveries(args.deliveries, run=run, lead_token=token, sources=sources)
         order = schedule(deliveries, args.repeat)
         with tempfile.TemporaryDirectory() as tmp:
             requests_file = Path(tmp) / "requests.tsv"

@@ -101,6 +101,7 @@ def free_port() -> int:
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
     """The production configuration (config/gunicorn.py), on a local port, without access log."""
+    worker_class = "gthread" if threads > 1 else "sync"
     proc = subprocess.Popen(
         [
             str(Path(PY).parent / "gunicorn"),
@@ -113,7 +114,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
             "--log-level=warning",
         ],
         cwd=ROOT,
-        env={**env, "GUNICORN_ACCESS_LOG": ""},
+        env={**env, "GUNICORN_ACCESS_LOG": "", "GUNICORN_WORKER_CLASS": worker_class},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -321,7 +322,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--threads", type=int, default=4, help="threads per worker (config/gunicorn.py: 4)"
+        "--threads", type=int, default=1, help="threads per worker (more than 1: gthread workers)"
     )
     parser.add_argument("--target", choices=["hub", "bare", "both"], default="both")
     parser.add_argument(
@@ -357,6 +358,10 @@ def main() -> None:
         try:
             warmup = warm_with(port, PATHS[target], 500, args.concurrency, "warmup")
             figures = fire_with(port, PATHS[target], args.requests, args.concurrency, "run")
+            # Requests wrk wrote before it stopped may still wait in the listen queue:
+            # give the server time to answer them before it is stopped, so that every
+            # delivery that reached it is either stored or refused.
+            time.sleep(3)
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -3,7 +3,7 @@
 Never touches the shared PostgreSQL: the script creates a throwaway cluster
 (``initdb`` as the ``postgres`` OS user into ``--data``, default
 ``/tmp/pgfault``, served on port ``--port``, default 5499, sockets in /tmp),
-migrates a database on it, starts the hub under gunicorn (2 threaded workers, as
+migrates a database on it, starts the hub under gunicorn (2 sync workers, as
 ``bench_flood.py``) and replays signed deliveries of the three webhook sources
 with ``wrk`` at a steady pace (``--delay-ms`` per connection between
 requests). ``--outage-at`` seconds into the flood it stops the cluster
