@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import responses
 
 from apps.integrations.http import ProviderClient
 from apps.sandbox import generator, shop_data
@@ -34,6 +35,24 @@ def frozen_clock(monkeypatch):
     move.now = lambda: state["now"]
     move.set = set_to
     return move
+
+
+@pytest.fixture
+def shop_settings(settings):
+    """The client pointed at the fake hosts that ``mocked`` answers (test_client's constants)."""
+    from .test_client import API, APP_KEY, APP_SECRET, AUTH
+
+    settings.TIKTOK_SHOP_API_BASE = API
+    settings.TIKTOK_SHOP_AUTH_BASE = AUTH
+    settings.TIKTOK_SHOP_APP_KEY = APP_KEY
+    settings.TIKTOK_SHOP_APP_SECRET = APP_SECRET
+
+
+@pytest.fixture
+def mocked():
+    """Every HTTP call of the test answered by ``responses``, and every registered one used."""
+    with responses.RequestsMock() as rsps:
+        yield rsps
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 
 from apps.integrations.adapters import AuthorizationDenied
 from apps.integrations.http import ProviderError, TokenExpired
@@ -48,12 +47,6 @@ def shop_settings(settings):
     settings.TIKTOK_SHOP_APP_KEY = APP_KEY
     settings.TIKTOK_SHOP_APP_SECRET = APP_SECRET
     settings.TIKTOK_SHOP_SERVICE_ID = SERVICE_ID
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock() as rsps:
-        yield rsps
 
 
 @pytest.fixture

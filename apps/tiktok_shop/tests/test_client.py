@@ -6,7 +6,6 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 
 from apps.integrations.http import (
     PermissionDenied,
@@ -25,7 +24,7 @@ from apps.tiktok_shop.client import (
 )
 from apps.tiktok_shop.signing import sign
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shop_settings")]
 
 API = "https://open-api.tiktokglobalshop.com"
 AUTH = "https://auth.tiktok-shops.com"
@@ -39,20 +38,6 @@ CIPHER = "ROW_scrubbedCipherUS0000000000000"
 
 def load_fixture(name: str) -> dict:
     return shared_load_fixture("tiktok_shop", name)
-
-
-@pytest.fixture(autouse=True)
-def shop_settings(settings):
-    settings.TIKTOK_SHOP_API_BASE = API
-    settings.TIKTOK_SHOP_AUTH_BASE = AUTH
-    settings.TIKTOK_SHOP_APP_KEY = APP_KEY
-    settings.TIKTOK_SHOP_APP_SECRET = APP_SECRET
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock() as rsps:
-        yield rsps
 
 
 def make_client(**kwargs) -> TikTokShopClient:

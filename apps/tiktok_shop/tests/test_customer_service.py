@@ -31,7 +31,7 @@ from apps.tiktok_shop.signing import sign, webhook_signature
 from apps.webhooks.models import WebhookEvent
 from apps.webhooks.services import drain
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shop_settings")]
 
 API = "https://open-api.tiktokglobalshop.com"
 AUTH = "https://auth.tiktok-shops.com"
@@ -53,20 +53,6 @@ def messages_url(conversation_id: str) -> str:
 
 def load_fixture(name: str) -> dict:
     return shared_load_fixture("tiktok_shop", name)
-
-
-@pytest.fixture(autouse=True)
-def shop_settings(settings):
-    settings.TIKTOK_SHOP_API_BASE = API
-    settings.TIKTOK_SHOP_AUTH_BASE = AUTH
-    settings.TIKTOK_SHOP_APP_KEY = APP_KEY
-    settings.TIKTOK_SHOP_APP_SECRET = APP_SECRET
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock() as rsps:
-        yield rsps
 
 
 SHOPS = ((SHOP_US, CIPHER_US, "US"), (SHOP_GB, CIPHER_GB, "UK"))

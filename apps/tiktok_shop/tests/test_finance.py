@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-import responses
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -24,24 +23,10 @@ from apps.tiktok_shop.models import (
     TikTokShopConnection,
 )
 
-from .test_client import API, APP_KEY, APP_SECRET, AUTH, CIPHER, load_fixture, query_of
+from .test_client import API, CIPHER, load_fixture, query_of
 from .test_returns import SHOP_ID, SHOPS, shops_answer
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def shop_settings(settings):
-    settings.TIKTOK_SHOP_API_BASE = API
-    settings.TIKTOK_SHOP_AUTH_BASE = AUTH
-    settings.TIKTOK_SHOP_APP_KEY = APP_KEY
-    settings.TIKTOK_SHOP_APP_SECRET = APP_SECRET
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock() as rsps:
-        yield rsps
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shop_settings")]
 
 
 STATEMENTS = f"{API}/finance/202309/statements"

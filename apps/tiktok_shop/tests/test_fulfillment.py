@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import responses
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -25,24 +24,10 @@ from apps.tiktok_shop.orders import orders_store
 from apps.webhooks.models import WebhookEvent
 from apps.webhooks.services import drain
 
-from .test_client import API, APP_KEY, APP_SECRET, AUTH, CIPHER, load_fixture
+from .test_client import API, CIPHER, load_fixture
 from .test_webhooks import post, raw
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def shop_settings(settings):
-    settings.TIKTOK_SHOP_API_BASE = API
-    settings.TIKTOK_SHOP_AUTH_BASE = AUTH
-    settings.TIKTOK_SHOP_APP_KEY = APP_KEY
-    settings.TIKTOK_SHOP_APP_SECRET = APP_SECRET
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock() as rsps:
-        yield rsps
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shop_settings")]
 
 
 SHOP_ID = "7494049642642441621"

@@ -9,16 +9,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import responses
 
 from apps.integrations.http import ProviderError
 from apps.tiktok_shop.client import ERROR_TABLE
 
 from .test_client import (
     API,
-    APP_KEY,
-    APP_SECRET,
-    AUTH,
     CIPHER,
     CODE_ROWS,
     assert_signed,
@@ -27,21 +23,7 @@ from .test_client import (
     query_of,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def shop_settings(settings):
-    settings.TIKTOK_SHOP_API_BASE = API
-    settings.TIKTOK_SHOP_AUTH_BASE = AUTH
-    settings.TIKTOK_SHOP_APP_KEY = APP_KEY
-    settings.TIKTOK_SHOP_APP_SECRET = APP_SECRET
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock() as rsps:
-        yield rsps
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shop_settings")]
 
 
 PKG = "1153132168123859123"
