@@ -99,11 +99,18 @@ def test_metrics_expose_every_counter_family_with_real_figures(
     assert samples['hub_conversions{platform="meta",status="sent"}'] == 2
     assert samples['hub_conversions{platform="meta",status="pending"}'] == 1
     assert samples['hub_conversions{platform="meta",status="failed"}'] == 1
-    # The delivery queued one drain task in the ORM broker: the queue depth says so.
-    assert samples["hub_task_queue_depth"] == 1
+    # The delivery queued one drain task: the queue depth says so. (The Redis broker's
+    # list is shared with every earlier test, which never run their tasks.)
+    if settings.Q_BROKER == "orm":
+        assert samples["hub_task_queue_depth"] == 1
+    else:
+        assert samples["hub_task_queue_depth"] >= 1
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    settings.Q_BROKER != "orm", reason="reads the queued task from the ORM broker's table"
+)
 def test_the_drain_task_a_delivery_queues_carries_its_correlation_id(client):
     """In autocommit (as in production) the kick runs inside the request, under its id."""
     from django_q.models import OrmQ

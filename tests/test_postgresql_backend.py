@@ -28,7 +28,9 @@ def _server_drops_this_connection() -> None:
     with psycopg.connect(**settings, autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
     # The backend exits a moment after the signal: wait until its goodbye arrives.
-    select.select([connection.connection.fileno()], [], [], 5)
+    poller = select.poll()
+    poller.register(connection.connection.fileno(), select.POLLIN)
+    poller.poll(5000)
 
 
 def test_the_engine_is_the_projects_backend():
@@ -61,6 +63,23 @@ def test_a_connection_the_server_dropped_is_not_usable_and_the_next_request_reco
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
     assert connection.connection is not old
+
+
+def test_a_descriptor_above_1023_is_polled_too():
+    """select() refuses descriptors past FD_SETSIZE; a busy process gets them."""
+    import os
+
+    connection.ensure_connection()
+    raw = connection.connection
+    high = os.dup2(raw.fileno(), 1500)
+    try:
+        fileno = raw.fileno
+        raw.fileno = lambda: high  # the same socket, seen through a high descriptor
+        assert connection.is_usable() is True
+    finally:
+        del raw.fileno
+        os.close(high)
+    assert fileno
 
 
 def test_a_closed_connection_is_not_usable():

@@ -27,8 +27,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return False
         if connection.info.transaction_status != pq.TransactionStatus.IDLE:
             return super().is_usable()
+        # poll(), not select(): select() cannot watch a descriptor above 1023, which
+        # a process holding many sockets (a broker, a cache) soon hands out.
+        poller = select.poll()
         try:
-            readable, _, _ = select.select([connection.fileno()], [], [], 0)
+            poller.register(connection.fileno(), select.POLLIN)
+            readable = poller.poll(0)
         except (OSError, ValueError):
             return False
         return super().is_usable() if readable else True
