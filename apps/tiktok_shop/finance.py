@@ -105,31 +105,57 @@ def _value(amount: Any) -> tuple[Decimal | None, str]:
 # --- statements -----------------------------------------------------------------------------
 
 
-def fetch_statements(*, connection: TikTokShopConnection, cursor: dict, window: SyncWindow) -> Page:
+def _fetch_finance_pages(
+    *,
+    connection: TikTokShopConnection,
+    cursor: dict,
+    window: SyncWindow,
+    kind: str,
+    list_key: str,
+    time_field: str,
+) -> Page:
+    """One finance listing walked shop by shop over ``window`` (statements or payments).
+
+    Both take ``<time_field>_ge`` / ``<time_field>_lt`` bounds and list their items
+    under ``list_key``; ``kind`` names the client method and the granted pack.
+    """
     from .services import client_for
     from .sync import walk_shops
 
-    if not _granted(connection, "finance_statements"):
+    if not _granted(connection, f"finance_{kind}"):
         return Page(items=[], next_cursor=None)
 
     def fetch(shop: Shop, token: str) -> tuple[list[dict], str, int | None]:
         with client_for(connection) as client:
-            data = client.statements(
+            data = getattr(client, kind)(
                 shop_cipher=shop.cipher,
                 page_size=FINANCE_PAGE_SIZE,
                 page_token=token,
-                statement_time_ge=_seconds(window.start),
-                statement_time_lt=_seconds(window.end),
+                **{
+                    f"{time_field}_ge": _seconds(window.start),
+                    f"{time_field}_lt": _seconds(window.end),
+                },
             )
-        items = [dict(s) for s in data.get("statements") or []]
+        items = [dict(item) for item in data.get(list_key) or []]
         return items, str(data.get("next_page_token") or ""), _total(data)
 
     return walk_shops(
         connection=connection,
         cursor=cursor,
         fetch=fetch,
-        time_of=lambda item: unix_time(item.get("statement_time")),
+        time_of=lambda item: unix_time(item.get(time_field)),
         page_size=FINANCE_PAGE_SIZE,
+    )
+
+
+def fetch_statements(*, connection: TikTokShopConnection, cursor: dict, window: SyncWindow) -> Page:
+    return _fetch_finance_pages(
+        connection=connection,
+        cursor=cursor,
+        window=window,
+        kind="statements",
+        list_key="statements",
+        time_field="statement_time",
     )
 
 
@@ -187,30 +213,13 @@ def statement_rows(*, connection: Any, items: list[dict], synced_at: datetime) -
 
 
 def fetch_payments(*, connection: TikTokShopConnection, cursor: dict, window: SyncWindow) -> Page:
-    from .services import client_for
-    from .sync import walk_shops
-
-    if not _granted(connection, "finance_payments"):
-        return Page(items=[], next_cursor=None)
-
-    def fetch(shop: Shop, token: str) -> tuple[list[dict], str, int | None]:
-        with client_for(connection) as client:
-            data = client.payments(
-                shop_cipher=shop.cipher,
-                page_size=FINANCE_PAGE_SIZE,
-                page_token=token,
-                create_time_ge=_seconds(window.start),
-                create_time_lt=_seconds(window.end),
-            )
-        items = [dict(p) for p in data.get("payments") or []]
-        return items, str(data.get("next_page_token") or ""), _total(data)
-
-    return walk_shops(
+    return _fetch_finance_pages(
         connection=connection,
         cursor=cursor,
-        fetch=fetch,
-        time_of=lambda item: unix_time(item.get("create_time")),
-        page_size=FINANCE_PAGE_SIZE,
+        window=window,
+        kind="payments",
+        list_key="payments",
+        time_field="create_time",
     )
 
 
