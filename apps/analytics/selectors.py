@@ -9,7 +9,7 @@ Sources:
   currency as the sync stamped it.
 - tickets, read live: ``leads.TicketTracking`` (the ad a ticket came from, last
   touch) joined through :class:`~.models.AdDirectory` (ad -> ad set ->
-  campaign, account currency, names) in one statement per figure. A ticket
+  campaign, account currency, names) in one grouped statement. A ticket
   counts in the range by the day it was **opened** (a cohort: the revenue of a
   ticket opened in March and won in May counts for March); *qualified* is a
   ticket qualified or won now, or that ever moved to qualified (its
@@ -25,9 +25,11 @@ inverse) are converted into it **in SQL** (a ``CASE`` on the currency) before
 grouping; the others stay their own groups.
 
 Query budget (constant for any range and any amount of data, counted by the
-tests): a drilled-down campaign or ad set 1 each; rates 1; spend by row, by
-currency and by day 3; tickets by row, revenue by row, tickets by currency,
-revenue by currency, revenue by day and the funnel 6; names 1.
+tests): a drilled-down campaign or ad set 1 each; rates 1; spend by row and by
+day 2; ticket counts and revenue by row 1, revenue by day 1; names 1. The
+totals per currency and the funnel are sums of the table's rows, which is
+exact: the directory holds each ad once and a ticket has one tracking, so every
+ticket (and every day of spend) lands in exactly one row.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
+    Exists,
     F,
-    FilteredRelation,
     Max,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -54,7 +57,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from apps.leads.models import Ticket
+from apps.leads.models import StageChange, Ticket
 from apps.meta_ads.models import MetaAdInsight
 from apps.tenants.models import Tenant
 from apps.tiktok_ads.models import TikTokAdInsight
@@ -309,31 +312,31 @@ def _ticket_scope(tenant: Tenant, filters: Filters, **extra) -> QuerySet:
     return AdDirectory.objects.filter(**conditions).order_by()
 
 
-def _with_reached(rows: QuerySet) -> QuerySet:
-    """Join each ticket's moves to qualified or won (a LEFT JOIN, not a lookup per ticket)."""
-    return rows.annotate(
-        reached=FilteredRelation(
-            "trackings__ticket__stage_changes",
-            condition=Q(trackings__ticket__stage_changes__to_stage__in=QUALIFIED_STAGES),
+def _ticket_figures(conversion: Conversion) -> dict:
+    """Tickets, qualified (now, or ever moved there), won and revenue over :func:`_ticket_scope` rows.
+
+    Every ticket has one tracking row and every ad one directory row, so each
+    ticket is one joined row: plain counts, no ``DISTINCT``. *Reached* is an
+    ``EXISTS`` on the stage history rather than a join, which would repeat a
+    ticket once per move and inflate the revenue sum.
+    """
+    ticket = "trackings__ticket"
+    reached = Exists(
+        StageChange.objects.filter(
+            ticket_id=OuterRef(f"{ticket}__id"), to_stage__in=QUALIFIED_STAGES
         )
     )
-
-
-def _ticket_counts() -> dict:
-    """Tickets, qualified (now, or ever moved there) and won, over :func:`_with_reached` rows.
-
-    The join to the stage history repeats a ticket once per matching move,
-    hence ``distinct``.
-    """
+    won = Q(**{f"{ticket}__stage": Ticket.Stage.WON})
     return {
-        "tickets": Count("trackings__id", distinct=True),
+        "tickets": Count("trackings__id"),
         "qualified": Count(
-            "trackings__id",
-            distinct=True,
-            filter=Q(trackings__ticket__stage__in=QUALIFIED_STAGES) | Q(reached__id__isnull=False),
+            "trackings__id", filter=Q(**{f"{ticket}__stage__in": QUALIFIED_STAGES}) | Q(reached)
         ),
-        "won": Count(
-            "trackings__id", distinct=True, filter=Q(trackings__ticket__stage=Ticket.Stage.WON)
+        "won": Count("trackings__id", filter=won),
+        "revenue": Sum(
+            conversion.amount(f"{ticket}__deal_value", f"{ticket}__currency"),
+            filter=won & Q(**{f"{ticket}__deal_value__isnull": False}),
+            output_field=MONEY,
         ),
     }
 
@@ -383,7 +386,7 @@ def roi_report(*, tenant: Tenant, filters: Filters) -> RoiReport:
     def total(currency: str) -> Row:
         return totals.setdefault(currency, Row(currency=currency))
 
-    # spend: by row, by currency, by day (3 queries)
+    # spend: by row and by day (2 queries)
     spend_rows = _spend_rows(tenant, filters)
     currency = conversion.currency("currency")
     spend = Sum(conversion.amount("spend", "currency"), output_field=MONEY)
@@ -391,49 +394,58 @@ def roi_report(*, tenant: Tenant, filters: Filters) -> RoiReport:
     for item in spend_rows.values("row_platform", "row_key", cur=currency).annotate(**metrics):
         r = row(item["row_platform"], item["row_key"], item["cur"])
         r.spend, r.impressions, r.clicks = item["spend"], item["impressions"], item["clicks"]
-    for item in spend_rows.values(cur=currency).annotate(**metrics):
-        t = total(item["cur"])
-        t.spend, t.impressions, t.clicks = item["spend"], item["impressions"], item["clicks"]
     daily_spend = {
         (item["cur"], item["date"]): item["spend"]
         for item in spend_rows.values("date", cur=currency).annotate(spend=spend)
     }
 
-    # tickets: by row, revenue by row, by currency, revenue by currency, revenue by day, funnel
+    # tickets: counts and revenue by row (1 query), revenue by day (1 query). The counts
+    # go to the row in the currency of the ad's account, the revenue to the deal's.
     id_col, name_col = DIRECTORY_COLUMNS[level]
-    tickets = _with_reached(_ticket_scope(tenant, filters))
+    tickets = _ticket_scope(tenant, filters)
+    deal_currency = conversion.currency("trackings__ticket__currency")
+    for item in tickets.values(
+        "platform", row_key=F(id_col), cur=currency, deal_cur=deal_currency
+    ).annotate(**_ticket_figures(conversion)):
+        r = row(item["platform"], item["row_key"], item["cur"])
+        r.tickets += item["tickets"]
+        r.qualified += item["qualified"]
+        r.won += item["won"]
+        if item["revenue"] is not None:
+            row(item["platform"], item["row_key"], item["deal_cur"]).revenue += item["revenue"]
     won = _ticket_scope(
         tenant,
         filters,
         trackings__ticket__stage=Ticket.Stage.WON,
         trackings__ticket__deal_value__isnull=False,
     )
-    deal_currency = conversion.currency("trackings__ticket__currency")
     revenue = Sum(
         conversion.amount("trackings__ticket__deal_value", "trackings__ticket__currency"),
         output_field=MONEY,
     )
-    for item in tickets.values("platform", row_key=F(id_col), cur=currency).annotate(
-        **_ticket_counts()
-    ):
-        r = row(item["platform"], item["row_key"], item["cur"])
-        r.tickets, r.qualified, r.won = item["tickets"], item["qualified"], item["won"]
-    for item in won.values("platform", row_key=F(id_col), cur=deal_currency).annotate(
-        revenue=revenue
-    ):
-        row(item["platform"], item["row_key"], item["cur"]).revenue = item["revenue"]
-    for item in tickets.values(cur=currency).annotate(**_ticket_counts()):
-        t = total(item["cur"])
-        t.tickets, t.qualified, t.won = item["tickets"], item["qualified"], item["won"]
-    for item in won.values(cur=deal_currency).annotate(revenue=revenue):
-        total(item["cur"]).revenue = item["revenue"]
     daily_revenue = {
         (item["cur"], item["day"]): item["revenue"]
         for item in won.values(
             day=TruncDate("trackings__ticket__opened_at"), cur=deal_currency
         ).annotate(revenue=revenue)
     }
-    funnel = Funnel(**tickets.aggregate(**_ticket_counts()))
+
+    # totals per currency and the funnel: sums of the rows, exact because each ticket
+    # and each day of spend sits in exactly one row
+    funnel = Funnel()
+    for r in rows.values():
+        r.spend = Decimal(r.spend or 0)
+        t = total(r.currency)
+        t.spend += r.spend
+        t.impressions += r.impressions or 0
+        t.clicks += r.clicks or 0
+        t.tickets += r.tickets
+        t.qualified += r.qualified
+        t.won += r.won
+        t.revenue += r.revenue
+        funnel.tickets += r.tickets
+        funnel.qualified += r.qualified
+        funnel.won += r.won
 
     # names from the directory (1 query)
     keys = {key for (_p, key, _c) in rows if key}

@@ -140,6 +140,39 @@ def test_the_page_has_charts_and_three_tables(tiktok_data, member_client):
     assert "<html" not in fragment.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("language", "shop_row", "ads_total"),
+    [
+        (
+            "en",
+            "<tr><td>2026-03-01</td><td>USD</td><td>3</td><td>15.15</td></tr>",
+            "<tr><td>Total</td><td>USD</td><td>4.50</td><td>150</td><td>6</td><td>3</td></tr>",
+        ),
+        (
+            "pt-br",
+            "<tr><td>01/03/2026</td><td>USD</td><td>3</td><td>15,15</td></tr>",
+            "<tr><td>Total</td><td>USD</td><td>4,50</td><td>150</td><td>6</td><td>3</td></tr>",
+        ),
+    ],
+)
+def test_the_tables_are_formatted_for_the_language(
+    tiktok_data, member_client, language, shop_row, ads_total
+):
+    response = member_client.get(
+        reverse("analytics:tiktok"), MARCH, headers={"Accept-Language": language}
+    )
+    html = response.content.decode()
+    assert shop_row in html
+    assert ads_total in html
+
+
+def test_table_cells_are_escaped(tiktok_data, member_client):
+    Order.objects.filter(tenant=tiktok_data, currency="BRL").update(currency="<b>")
+    html = member_client.get(reverse("analytics:tiktok"), MARCH).content.decode()
+    assert "<td>&lt;b&gt;</td>" in html
+    assert "<td><b></td>" not in html
+
+
 def test_tiktok_query_count_does_not_change_with_the_range(tiktok_data, member_client):
     counts = set()
     for query in (
