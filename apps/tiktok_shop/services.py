@@ -259,14 +259,23 @@ def order_refresh(
     What an order webhook does: the push only says that something changed, the
     order object says what. None when TikTok no longer returns the order.
     """
-    connection = shop.connection
-    with client_for(connection) as client:
-        found = client.orders_get(shop_cipher=shop.cipher, order_ids=[order_id])
-    if not found:
+    if not orders_refresh(shop=shop, order_ids=[order_id], source=source):
         logger.warning("tiktok_shop order %s of shop %s not returned", order_id, shop.shop_id)
         return None
-    orders_store(connection=connection, shop=shop, items=found, source=source)
     return Order.objects.filter(shop=shop, order_id=order_id).first()
+
+
+def orders_refresh(
+    *, shop: Shop, order_ids: list[str], source: str = OrderStatusChange.Source.WEBHOOK
+) -> set[str]:
+    """Fetch up to 50 orders again in one API call and upsert them with their lines and
+    history; the ids TikTok returned (an order it no longer returns is left as stored)."""
+    connection = shop.connection
+    with client_for(connection) as client:
+        found = client.orders_get(shop_cipher=shop.cipher, order_ids=order_ids)
+    if found:
+        orders_store(connection=connection, shop=shop, items=found, source=source)
+    return {str(order.get("id") or "") for order in found}
 
 
 def order_reverse_event_record(

@@ -33,6 +33,13 @@ the shop id; the payload is the whole body (handlers read ``payload["data"]``).
 Every handler routes through :func:`shop_for_event`; a shop no tenant has
 connected raises ``UnknownAccount``, so the event is kept, flagged
 ``unroutable`` and not processed.
+
+**Batches**: the drain enters :func:`prepare_batch` around the handlers of a
+claimed batch: the shops of all its events are looked up in one query, and the
+orders that two or more order pushes of a shop name are fetched again 50 a call
+(``GET /order/202309/orders?ids=``) and upserted together; the handlers of
+those events then find their order done. A failed batch fetch is logged and
+left to the handlers, which fetch their order one by one as without a batch.
 """
 
 from __future__ import annotations
@@ -40,6 +47,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -158,7 +169,13 @@ def split(body: bytes) -> list[IncomingEvent]:
 def register() -> None:
     """Called from ``AppConfig.ready()``."""
     webhooks.register_source(
-        WebhookSource(key=SOURCE_KEY, label="TikTok Shop", verify=verify, split=split)
+        WebhookSource(
+            key=SOURCE_KEY,
+            label="TikTok Shop",
+            verify=verify,
+            split=split,
+            prepare=prepare_batch,
+        )
     )
     for event_type, path in HANDLERS.items():
         webhooks.register_handler(SOURCE_KEY, event_type, path)
@@ -167,26 +184,120 @@ def register() -> None:
 # --- routing --------------------------------------------------------------------------------
 
 
+def _live_shops(shop_ids: set[str]):
+    """Shops authorized on a connection that is not disconnected, the most recent
+    connection of a shop first (several tenants may have connected the same shop)."""
+    return (
+        Shop.objects.filter(shop_id__in=shop_ids, authorized=True)
+        .exclude(connection__status=ConnectionStatus.DISCONNECTED)
+        .select_related("connection", "connection__tenant")
+        .order_by("shop_id", "-connection__connected_at", "-pk")
+    )
+
+
 def shop_for_event(event: WebhookEvent) -> Shop:
     """The connected shop an event is about; sets ``event.tenant_id``.
 
     The shop must be authorized on a live connection. If several tenants
     connected the same shop, the most recent connection wins. Raises
     ``UnknownAccount`` otherwise: the inbox keeps the event as ``unroutable``.
+    Inside :func:`prepare_batch` the batch's lookup answers, without a query.
     """
-    shop = (
-        Shop.objects.filter(shop_id=event.account_ref, authorized=True)
-        .exclude(connection__status=ConnectionStatus.DISCONNECTED)
-        .select_related("connection", "connection__tenant")
-        .order_by("-connection__connected_at", "-pk")
-        .first()
-        if event.account_ref
-        else None
-    )
+    batch = _batch.get()
+    ref = event.account_ref
+    if batch is not None and ref in batch.shops:
+        shop = batch.shops[ref]
+    else:
+        shop = _live_shops({ref}).first() if ref else None
     if shop is None:
-        raise UnknownAccount(f"no live TikTok Shop connection has shop {event.account_ref!r}")
+        raise UnknownAccount(f"no live TikTok Shop connection has shop {ref!r}")
     event.tenant_id = shop.tenant_id
     return shop
+
+
+# --- batches --------------------------------------------------------------------------------
+
+#: the event types whose handler fetches the order again (:func:`on_order_change`)
+ORDER_REFETCH_TYPES = frozenset({"ORDER_STATUS_CHANGE", "RECIPIENT_ADDRESS_UPDATE"})
+
+
+@dataclass
+class _Batch:
+    #: every shop id of the batch -> its live shop, or None when no tenant has it
+    shops: dict[str, Shop | None]
+    #: (shop pk, order id) fetched again and stored by the batch
+    refreshed: set[tuple[int, str]] = field(default_factory=set)
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("tiktok_shop_webhook_batch", default=None)
+
+
+@contextmanager
+def prepare_batch(events: list[WebhookEvent]) -> Iterator[None]:
+    """Route the batch's events in one query and fetch its orders 50 a call (see the module)."""
+    refs = {event.account_ref for event in events if event.account_ref}
+    shops: dict[str, Shop | None] = dict.fromkeys(refs)
+    for shop in _live_shops(refs):
+        if shops[shop.shop_id] is None:
+            shops[shop.shop_id] = shop
+    batch = _Batch(shops=shops)
+    _refresh_orders(batch, events)
+    token = _batch.set(batch)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+
+
+def _refresh_orders(batch: _Batch, events: list[WebhookEvent]) -> None:
+    """Fetch again, 50 a call, the orders of shops that two or more order pushes name.
+
+    A single order is left to its handler (the same one call). A failed call is
+    logged and the shop's remaining orders are left to their handlers too.
+    """
+    from .client import ORDERS_GET_MAX_IDS
+    from .services import orders_refresh
+
+    wanted: dict[str, list[str]] = {}
+    for event in events:
+        order_id = str(_data(event).get("order_id") or "")
+        if (
+            event.event_type in ORDER_REFETCH_TYPES
+            and order_id
+            and batch.shops.get(event.account_ref)
+        ):
+            ids = wanted.setdefault(event.account_ref, [])
+            if order_id not in ids:
+                ids.append(order_id)
+    for ref, order_ids in wanted.items():
+        if len(order_ids) < 2:
+            continue
+        shop = batch.shops[ref]
+        for start in range(0, len(order_ids), ORDERS_GET_MAX_IDS):
+            try:
+                returned = orders_refresh(
+                    shop=shop, order_ids=order_ids[start : start + ORDERS_GET_MAX_IDS]
+                )
+            except Exception:
+                logger.warning(
+                    "tiktok_shop: fetching %d orders of shop %s together failed; "
+                    "their events fetch them one by one",
+                    len(order_ids) - start,
+                    ref,
+                    exc_info=True,
+                )
+                break
+            batch.refreshed.update((shop.pk, order_id) for order_id in returned)
+
+
+def _forget_connection(connection_id: int) -> None:
+    """After a disconnection, the batch's later events of its shops are routed afresh."""
+    batch = _batch.get()
+    if batch is None:
+        return
+    for ref, shop in list(batch.shops.items()):
+        if shop is not None and shop.connection_id == connection_id:
+            del batch.shops[ref]
 
 
 def _data(event: WebhookEvent) -> dict[str, Any]:
@@ -206,6 +317,9 @@ def on_order_change(event: WebhookEvent) -> None:
     if not order_id:
         logger.warning("tiktok_shop webhook %s has no order_id: nothing to refetch", event.pk)
         return
+    batch = _batch.get()
+    if batch is not None and (shop.pk, order_id) in batch.refreshed:
+        return  # fetched again with the rest of its batch
     order_refresh(shop=shop, order_id=order_id)
 
 
@@ -241,7 +355,9 @@ def on_cancellation_change(event: WebhookEvent) -> None:
 def on_seller_deauthorization(event: WebhookEvent) -> None:
     from .services import connection_deauthorized
 
-    connection_deauthorized(connection=shop_for_event(event).connection)
+    connection = shop_for_event(event).connection
+    connection_deauthorized(connection=connection)
+    _forget_connection(connection.pk)
 
 
 def on_authorization_expiring(event: WebhookEvent) -> None:

@@ -6,7 +6,13 @@ A product app registers, in its ``AppConfig.ready()`` (from its ``webhooks.py``)
   delivery over its raw body and how to split the body into events, each with
   a stable id so a redelivery is stored once;
 - a handler per event type: a dotted path to ``handler(event)`` that the drain
-  task calls with one :class:`~apps.webhooks.models.WebhookEvent`.
+  task calls with one :class:`~apps.webhooks.models.WebhookEvent`;
+- optionally, on the source, ``prepare(events)``: a context manager the drain
+  enters around the handlers of each claimed batch's events of that source, to
+  do in one query or one API call what the handlers would otherwise do per
+  event (route a batch of pushes to their shops, refetch 50 orders a call).
+  It is an optimisation only: handlers must stay correct without it, and a
+  ``prepare`` that fails is logged and skipped.
 
 The inbox itself never names a product. A handler that cannot tell which
 tenant an event belongs to raises :class:`UnknownAccount`: the event is kept
@@ -19,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +130,9 @@ class WebhookSource:
     #: served also at ``/webhooks/<key>/<route_key>/``: a per-tenant URL token that
     #: becomes the events' ``account_ref`` (and ``request.resolver_match.kwargs``)
     routed: bool = False
+    #: entered around the handlers of a claimed batch's events of this source (see the
+    #: module's docstring)
+    prepare: Callable[[list[WebhookEvent]], AbstractContextManager] | None = None
 
 
 @dataclass

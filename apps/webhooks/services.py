@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -227,6 +228,21 @@ def event_handle(event: WebhookEvent, *, now: datetime | None = None) -> str:
     return "processed"
 
 
+def _prepare_sources(stack: ExitStack, events: list[WebhookEvent]) -> None:
+    """Enter each source's ``prepare`` for its events of the batch; one that fails is skipped."""
+    by_source: dict[str, list[WebhookEvent]] = defaultdict(list)
+    for event in events:
+        by_source[event.source].append(event)
+    for key, group in by_source.items():
+        source = webhooks.source(key)
+        if source is None or source.prepare is None:
+            continue
+        try:
+            stack.enter_context(source.prepare(group))
+        except Exception:
+            logger.exception("webhook source %s: preparing a batch failed, handling per event", key)
+
+
 def batch_process(events: list[WebhookEvent]) -> Counter:
     """Handle a claimed batch, then write the outcomes with one UPDATE per distinct outcome.
 
@@ -235,7 +251,9 @@ def batch_process(events: list[WebhookEvent]) -> Counter:
     CASE per row and field costs seconds of Python for a batch of 200.
     """
     now = timezone.now()
-    outcomes = Counter(event_handle(event, now=now) for event in events)
+    with ExitStack() as prepared:
+        _prepare_sources(prepared, events)
+        outcomes = Counter(event_handle(event, now=now) for event in events)
     groups: dict[tuple, list[int]] = defaultdict(list)
     for event in events:
         key = (

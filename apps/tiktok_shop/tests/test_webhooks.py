@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.integrations.models import ConnectionStatus, SyncRun
 from apps.integrations.sync import sync_run_for_connection_now
@@ -290,6 +292,108 @@ def test_a_cancellation_request_is_noted_too(client, synced, sandbox):
     change = OrderStatusChange.objects.get(order=order, kind="cancellation")
     assert change.to_status == "CANCELLATION_REQUEST_PENDING"
     assert change.detail["cancel_id"] == "4035319080181043981"
+
+
+# --- batches: one routing query, orders fetched 50 a call ---------------------------------
+
+
+def _shop_queries(captured) -> int:
+    return sum('FROM "tiktok_shop_shop"' in q["sql"] for q in captured.captured_queries)
+
+
+def test_a_batch_of_pushes_is_routed_with_one_query(client, sandbox):
+    for n in range(12):
+        body = json.loads(with_shop("webhook__order_status_change", f"unknown-{n % 3}"))
+        body["tts_notification_id"] = f"n-{n}"
+        post(client, json.dumps(body).encode())
+
+    with CaptureQueriesContext(connection) as captured:
+        result = drain(batch_size=50)
+
+    assert result.unroutable == 12
+    assert _shop_queries(captured) == 1  # not one per event
+    assert sandbox.calls() == 0
+
+
+def order_pushes(shop: Shop) -> list[tuple[str, str, bytes]]:
+    """A new order-status push for each of the shop's stored orders, as the sandbox has it
+    now: (order id, its status there, the body)."""
+    generated = next(s for s in sandbox_shops() if s["id"] == shop.shop_id)
+    orders = sandbox_orders(generated)
+    at = shop_data.now_seconds()
+    pushes = []
+    for order_id in (
+        Order.objects.filter(shop=shop).order_by("order_id").values_list("order_id", flat=True)
+    ):
+        state = shop_data.state_of(orders, order_id, at)
+        event = shop_data.order_status_event(orders, state, pushed_at=at)
+        event["tts_notification_id"] = f"batch-{order_id}"  # a new push even if unchanged
+        pushes.append((order_id, state.status, json.dumps(event).encode()))
+    return pushes
+
+
+def test_the_orders_of_a_batch_are_fetched_again_50_a_call(client, synced, sandbox, frozen_clock):
+    frozen_clock(3 * 24 * 3600)  # the sandbox's orders move on
+    shop = Shop.objects.order_by("shop_id").first()
+    pushes = order_pushes(shop)
+    assert len(pushes) > 50
+    for _order_id, _status, body in pushes:
+        assert post(client, body).status_code == 200
+    expected = {order_id: status for order_id, status, _body in pushes}
+    sandbox.clear()
+
+    result = drain(batch_size=500)
+
+    assert result.processed == len(expected)
+    assert sandbox.calls(GET_ORDERS) == -(-len(expected) // 50)  # ceil: 50 ids a call
+    stored = dict(Order.objects.filter(shop=shop).values_list("order_id", "status"))
+    assert stored == expected
+    events = WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED)
+    assert events.count() == len(expected)
+    assert set(events.values_list("tenant_id", flat=True)) == {synced.tenant_id}
+
+
+def test_when_the_batch_fetch_fails_each_event_fetches_its_own_order(
+    client, synced, sandbox, frozen_clock, monkeypatch
+):
+    from apps.tiktok_shop import services
+    from apps.tiktok_shop.client import ProviderError
+
+    real = services.orders_refresh
+
+    def refuse_batches(*, shop, order_ids, **kwargs):
+        if len(order_ids) > 1:
+            raise ProviderError("the batch call fails")
+        return real(shop=shop, order_ids=order_ids, **kwargs)
+
+    monkeypatch.setattr(services, "orders_refresh", refuse_batches)
+    frozen_clock(3 * 24 * 3600)
+    shop = Shop.objects.order_by("shop_id").first()
+    pushes = order_pushes(shop)[:5]
+    for _order_id, _status, body in pushes:
+        post(client, body)
+    expected = {order_id: status for order_id, status, _body in pushes}
+    sandbox.clear()
+
+    result = drain(batch_size=500)
+
+    assert result.processed == 5
+    assert sandbox.calls(GET_ORDERS) == 5  # one each, as without a batch
+    stored = dict(Order.objects.filter(shop=shop).values_list("order_id", "status"))
+    assert {order_id: stored[order_id] for order_id in expected} == expected
+
+
+def test_pushes_after_a_deauthorization_in_the_same_batch_are_unroutable(client, synced, sandbox):
+    shop = Shop.objects.order_by("shop_id").first()
+    order = Order.objects.filter(shop=shop).first()
+    post(client, with_shop("webhook__seller_deauthorization", shop.shop_id))
+    post(client, with_shop("webhook__order_status_change", shop.shop_id, order_id=order.order_id))
+    sandbox.clear()
+
+    result = drain(batch_size=50)
+
+    assert (result.processed, result.unroutable) == (1, 1)
+    assert sandbox.calls(GET_ORDERS) == 0
 
 
 # --- the seller's authorization ------------------------------------------------------------

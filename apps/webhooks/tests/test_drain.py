@@ -163,3 +163,53 @@ def test_replay_command_takes_unroutable_events_once_the_account_is_known(test_s
 def test_replay_command_refuses_bad_input(test_source, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("replay_webhooks", *args)
+
+
+def _with_prepare(monkeypatch, test_source, prepare):
+    from dataclasses import replace
+
+    from apps.webhooks.registry import webhooks
+
+    monkeypatch.setitem(webhooks._sources, test_source.key, replace(test_source, prepare=prepare))
+
+
+def test_a_sources_prepare_wraps_the_handlers_of_each_batch(test_source, tenant_a, monkeypatch):
+    from contextlib import contextmanager
+
+    seen = []
+
+    @contextmanager
+    def prepare(events):
+        seen.append(("enter", sorted(e.event_id for e in events), list(HANDLED)))
+        yield
+        seen.append(("exit", list(HANDLED)))
+
+    _with_prepare(monkeypatch, test_source, prepare)
+    store(*[(f"e{n}", "ok", "known") for n in range(5)], payload={"tenant": tenant_a.pk})
+
+    result = drain(batch_size=3)
+
+    assert result.processed == 5
+    ids = list(WebhookEvent.objects.order_by("id").values_list("pk", flat=True))
+    assert seen == [
+        ("enter", ["e0", "e1", "e2"], []),
+        ("exit", ids[:3]),
+        ("enter", ["e3", "e4"], ids[:3]),
+        ("exit", ids),
+    ]
+
+
+def test_a_prepare_that_fails_is_skipped_and_the_handlers_still_run(
+    test_source, tenant_a, monkeypatch, caplog
+):
+    def prepare(events):
+        raise RuntimeError("the batch lookup is down")
+
+    _with_prepare(monkeypatch, test_source, prepare)
+    store(("e1", "ok", "known"), ("e2", "ok", "known"), payload={"tenant": tenant_a.pk})
+
+    result = drain()
+
+    assert result.processed == 2
+    assert WebhookEvent.objects.filter(status=Status.PROCESSED).count() == 2
+    assert "preparing a batch failed" in caplog.text
