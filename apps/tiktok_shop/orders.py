@@ -29,6 +29,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
@@ -87,10 +88,17 @@ def unix_time(value: Any) -> datetime | None:
 
 def _money(value: Any) -> Decimal | None:
     """Amounts arrive as strings ("12.90"); blank or junk is None."""
-    if value in (None, ""):
+    if value is None or value == "":
         return None
+    return _amount(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _amount(text: str) -> Decimal | None:
+    """One parse per distinct amount: an order page repeats the same prices many times
+    (Decimals are immutable, so sharing them is safe)."""
     try:
-        amount = Decimal(str(value)).quantize(CENT)
+        amount = Decimal(text).quantize(CENT)
     except (InvalidOperation, ValueError):
         return None
     return amount if amount.is_finite() else None
