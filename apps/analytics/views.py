@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import csv
 from datetime import date
-from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.formats import date_format
-from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.integrations.templatetags.hub_format import format_number
 from apps.tenants.access import tenant_admin_required, tenant_member_required
 
-from . import selectors
+from . import rendering, selectors
 from .charts import Series, funnel_chart, line_chart
 from .filters import PLATFORM_CHOICES, PLATFORM_LABELS, RANGE_CHOICES, Filters
 from .forms import ExchangeRateForm
@@ -153,8 +150,18 @@ def _roi_context(request: HttpRequest, report: selectors.RoiReport) -> dict:
             (_("Won"), report.funnel.won),
         ]
     )
+    roi_url = reverse("analytics:roi")
+    table = [
+        (
+            group,
+            [rendering.roi_row(r, roi_url) for r in group.rows],
+            rendering.figure_cells(group.total),
+        )
+        for group in report.groups
+    ]
     return {
         "report": report,
+        "table": table,
         "filters": filters,
         "rollup_at": rollup_as_of(tenant=request.tenant),
         "level_label": _level_label(report.level),
@@ -238,24 +245,6 @@ def tiktok_table_rows(report: selectors.TikTokReport, table: str) -> tuple[list[
     return header, rows
 
 
-def _html_rows(rows: list[list]) -> list[str]:
-    """Each row's ``<td>`` cells, formatted for the active language: dates short, figures
-    grouped. Built here rather than cell by cell in the template, where a year of daily
-    rows (thousands of cells) took most of the page's time."""
-    days: dict[date, str] = {}
-
-    def text(cell: object) -> object:
-        if isinstance(cell, date):
-            if cell not in days:
-                days[cell] = date_format(cell, "SHORT_DATE_FORMAT")
-            return days[cell]
-        if isinstance(cell, (int, Decimal)):
-            return format_number(cell)
-        return cell
-
-    return [format_html_join("", "<td>{}</td>", ((text(cell),) for cell in row)) for row in rows]
-
-
 def _tiktok_context(request: HttpRequest, report: selectors.TikTokReport) -> dict:
     charts = [
         line_chart(
@@ -282,7 +271,7 @@ def _tiktok_context(request: HttpRequest, report: selectors.TikTokReport) -> dic
     tables = {}
     for table in TIKTOK_TABLES:
         header, rows = tiktok_table_rows(report, table)
-        tables[table] = {"header": header, "rows": _html_rows(rows)}
+        tables[table] = {"header": header, "rows": rendering.daily_rows(rows)}
     return {
         "report": report,
         "filters": report.filters,

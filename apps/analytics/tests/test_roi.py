@@ -241,6 +241,18 @@ def test_the_page_and_the_htmx_fragment(fixture_a, member_client):
     assert "HX-Request" in fragment["Vary"]
 
 
+def test_names_from_the_platforms_are_escaped_and_drill_links_kept(fixture_a, member_client):
+    from apps.analytics.models import AdDirectory
+
+    AdDirectory.objects.filter(campaign_id="MC1").update(campaign_name='<img src=x onerror="1">')
+    html = member_client.get(reverse("analytics:roi"), MARCH).content.decode()
+
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=&quot;1&quot;&gt;" in html
+    link = re.search(r'<a href="([^"]*campaign=MC1[^"]*)" hx-get="\1">', html)
+    assert link and "&amp;" in link.group(1)  # the query string, escaped in the attribute
+
+
 def test_anonymous_users_are_sent_to_log_in(client):
     response = client.get(reverse("analytics:roi"))
     assert response.status_code == 302 and "login" in response["Location"]
