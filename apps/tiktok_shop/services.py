@@ -259,7 +259,7 @@ def order_refresh(
     What an order webhook does: the push only says that something changed, the
     order object says what. None when TikTok no longer returns the order.
     """
-    if not orders_refresh(shop=shop, order_ids=[order_id], source=source):
+    if order_id not in orders_refresh(shop=shop, order_ids=[order_id], source=source):
         logger.warning("tiktok_shop order %s of shop %s not returned", order_id, shop.shop_id)
         return None
     return Order.objects.filter(shop=shop, order_id=order_id).first()

@@ -252,14 +252,20 @@ def prepare_batch(events: list[WebhookEvent]) -> Iterator[None]:
 def _refresh_orders(batch: _Batch, events: list[WebhookEvent]) -> None:
     """Fetch again, 50 a call, the orders of shops that two or more order pushes name.
 
-    A single order is left to its handler (the same one call). A failed call is
-    logged and the shop's remaining orders are left to their handlers too.
+    A single order is left to its handler (the same one call), and so are the
+    orders of a shop the batch deauthorizes. A failed call is logged and the
+    shop's remaining orders are left to their handlers too.
     """
     from .client import ORDERS_GET_MAX_IDS
     from .services import orders_refresh
 
+    # A shop deauthorized in this batch is left to the handlers, which run in order:
+    # the pushes after the deauthorization must find it gone, not fetched for.
+    leaving = {e.account_ref for e in events if e.event_type == "SELLER_DEAUTHORIZATION"}
     wanted: dict[str, list[str]] = {}
     for event in events:
+        if event.account_ref in leaving:
+            continue
         order_id = str(_data(event).get("order_id") or "")
         if (
             event.event_type in ORDER_REFETCH_TYPES

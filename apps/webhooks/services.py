@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -228,6 +228,25 @@ def event_handle(event: WebhookEvent, *, now: datetime | None = None) -> str:
     return "processed"
 
 
+class _Prepared:
+    """A source's ``prepare`` context whose exit can neither fail the batch nor swallow an
+    exception: the handlers have run by then, and their outcomes must be written."""
+
+    def __init__(self, key: str, context: AbstractContextManager) -> None:
+        self.key = key
+        self.context = context
+
+    def __enter__(self) -> None:
+        self.context.__enter__()
+
+    def __exit__(self, *exc_info) -> bool:
+        try:
+            self.context.__exit__(*exc_info)
+        except Exception:
+            logger.exception("webhook source %s: closing a prepared batch failed", self.key)
+        return False
+
+
 def _prepare_sources(stack: ExitStack, events: list[WebhookEvent]) -> None:
     """Enter each source's ``prepare`` for its events of the batch; one that fails is skipped."""
     by_source: dict[str, list[WebhookEvent]] = defaultdict(list)
@@ -238,7 +257,7 @@ def _prepare_sources(stack: ExitStack, events: list[WebhookEvent]) -> None:
         if source is None or source.prepare is None:
             continue
         try:
-            stack.enter_context(source.prepare(group))
+            stack.enter_context(_Prepared(key, source.prepare(group)))
         except Exception:
             logger.exception("webhook source %s: preparing a batch failed, handling per event", key)
 

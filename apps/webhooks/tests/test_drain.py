@@ -213,3 +213,24 @@ def test_a_prepare_that_fails_is_skipped_and_the_handlers_still_run(
     assert result.processed == 2
     assert WebhookEvent.objects.filter(status=Status.PROCESSED).count() == 2
     assert "preparing a batch failed" in caplog.text
+
+
+def test_a_prepare_whose_exit_fails_still_writes_the_outcomes(
+    test_source, tenant_a, monkeypatch, caplog
+):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def prepare(events):
+        yield
+        raise RuntimeError("closing failed")
+
+    _with_prepare(monkeypatch, test_source, prepare)
+    store(("e1", "ok", "known"), ("e2", "ok", "known"), payload={"tenant": tenant_a.pk})
+
+    result = drain()
+
+    assert result.processed == 2
+    assert WebhookEvent.objects.filter(status=Status.PROCESSED).count() == 2
+    assert drain().claimed == 0  # nothing left in PROCESSING to be handled again
+    assert "closing a prepared batch failed" in caplog.text
