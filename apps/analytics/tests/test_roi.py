@@ -65,6 +65,16 @@ def table(rep):
     }
 
 
+def rate(tenant, from_currency: str, to_currency: str, value: str, valid_from: date):
+    return ExchangeRate.objects.create(
+        tenant=tenant,
+        from_currency=from_currency,
+        to_currency=to_currency,
+        rate=Decimal(value),
+        valid_from=valid_from,
+    )
+
+
 @pytest.fixture
 def fixture_a(tenant_a):
     hand_computed_fixture(tenant_a)
@@ -93,13 +103,7 @@ def test_mixed_currencies_without_a_rate_stay_separate_groups(fixture_a):
 
 
 def test_a_rate_converts_into_one_group(fixture_a, owner_a):
-    ExchangeRate.objects.create(
-        tenant=fixture_a,
-        from_currency="USD",
-        to_currency="BRL",
-        rate=Decimal("5"),
-        valid_from=date(2026, 3, 15),
-    )
+    rate(fixture_a, "USD", "BRL", "5", date(2026, 3, 15))
     rows, totals = table(report(fixture_a, currency="BRL"))
     assert rows == {
         ("BRL", "meta", "MC1"): EXPECTED[("BRL", "meta", "MC1")],
@@ -114,9 +118,8 @@ def test_a_rate_converts_into_one_group(fixture_a, owner_a):
 
 
 def test_the_rate_valid_on_the_last_day_of_the_range_is_used(fixture_a):
-    common = {"tenant": fixture_a, "from_currency": "USD", "to_currency": "BRL"}
-    ExchangeRate.objects.create(**common, rate=Decimal("4"), valid_from=date(2026, 3, 1))
-    ExchangeRate.objects.create(**common, rate=Decimal("5"), valid_from=date(2026, 3, 15))
+    rate(fixture_a, "USD", "BRL", "4", date(2026, 3, 1))
+    rate(fixture_a, "USD", "BRL", "5", date(2026, 3, 15))
     early = {"start": "2026-03-01", "end": "2026-03-10"}
     _, totals = table(report(fixture_a, currency="BRL", **early))
     # 203.48 + 14.75 * 4 = 262.48; 1000 + 350.49 * 4 = 2401.96
@@ -126,13 +129,7 @@ def test_the_rate_valid_on_the_last_day_of_the_range_is_used(fixture_a):
 
 
 def test_a_rate_not_yet_valid_is_not_used(fixture_a):
-    ExchangeRate.objects.create(
-        tenant=fixture_a,
-        from_currency="USD",
-        to_currency="BRL",
-        rate=Decimal("5"),
-        valid_from=date(2026, 3, 15),
-    )
+    rate(fixture_a, "USD", "BRL", "5", date(2026, 3, 15))
     rep = report(fixture_a, currency="BRL", start="2026-03-01", end="2026-03-10")
     assert [g.currency for g in rep.groups] == ["BRL", "USD"]
     assert rep.unconverted == ["USD"]
@@ -140,26 +137,14 @@ def test_a_rate_not_yet_valid_is_not_used(fixture_a):
 
 
 def test_the_inverse_rate_is_used_when_only_it_is_kept(fixture_a):
-    ExchangeRate.objects.create(
-        tenant=fixture_a,
-        from_currency="USD",
-        to_currency="BRL",
-        rate=Decimal("4"),
-        valid_from=date(2026, 1, 1),
-    )
+    rate(fixture_a, "USD", "BRL", "4", date(2026, 1, 1))
     _, totals = table(report(fixture_a, currency="USD"))
     # 1 USD = 4 BRL, so 1 BRL = 0.25 USD: 203.48 BRL = 50.87 USD, + 14.75 USD spent on TikTok
     assert totals == {"USD": ("65.62", 2700, 27, 6, 5, 3, "600.49", "10.94", "13.12", "9.15")}
 
 
 def test_another_tenants_rates_are_never_used(fixture_a, tenant_b):
-    ExchangeRate.objects.create(
-        tenant=tenant_b,
-        from_currency="USD",
-        to_currency="BRL",
-        rate=Decimal("5"),
-        valid_from=date(2026, 1, 1),
-    )
+    rate(tenant_b, "USD", "BRL", "5", date(2026, 1, 1))
     assert table(report(fixture_a, currency="BRL")) == (EXPECTED, EXPECTED_TOTALS)
 
 
@@ -319,13 +304,7 @@ def _csv_rows(content: bytes) -> tuple[list[str], list[list[str]]]:
     ],
 )
 def test_csv_rows_equal_the_table(fixture_a, member_client, query):
-    ExchangeRate.objects.create(
-        tenant=fixture_a,
-        from_currency="USD",
-        to_currency="BRL",
-        rate=Decimal("5"),
-        valid_from=date(2026, 3, 1),
-    )
+    rate(fixture_a, "USD", "BRL", "5", date(2026, 3, 1))
     params = {**MARCH, **query}
     html_rows = _html_rows(member_client.get(reverse("analytics:roi"), params).content.decode())
     header, csv_rows = _csv_rows(member_client.get(reverse("analytics:roi_export"), params).content)
@@ -369,13 +348,7 @@ def _queries(client, params) -> int:
     [{}, {"platform": "meta", "campaign": "MC1"}, {"platform": "tiktok", "campaign": "TC1"}],
 )
 def test_query_count_does_not_change_with_the_range(fixture_a, member_client, drill):
-    ExchangeRate.objects.create(
-        tenant=fixture_a,
-        from_currency="USD",
-        to_currency="BRL",
-        rate=Decimal("5"),
-        valid_from=date(2026, 3, 1),
-    )
+    rate(fixture_a, "USD", "BRL", "5", date(2026, 3, 1))
     week = {"range": "custom", "start": "2026-03-01", "end": "2026-03-07", **drill}
     year = {"range": "custom", "start": "2025-04-01", "end": "2026-03-31", **drill}
     counts = {_queries(member_client, week), _queries(member_client, year)}
