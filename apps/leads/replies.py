@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from apps.integrations.redaction import redact_text
 from apps.integrations.scheduling import enqueue
+from apps.integrations.sync import sync_error_text
 
 from .channels import ReplyRefused, Sent, channels
 from .models import Message, Ticket
@@ -112,14 +113,12 @@ def reply_deliver(*, message_id: int) -> str:
     except ReplyRefused as exc:
         return _failed(message, str(exc))
     except Exception as exc:  # any failure is the reply's outcome, shown in the thread
-        return _failed(message, f"{type(exc).__name__}: {exc}")
+        return _failed(message, sync_error_text(exc))
     return _sent(message, provider_id, delivered=sent.delivered)
 
 
 def _failed(message: Message, reason: str) -> str:
-    text = redact_text(reason)
-    if len(text) > ERROR_MAX_LENGTH:
-        text = text[: ERROR_MAX_LENGTH - 1] + "…"
+    text = redact_text(reason)[:ERROR_MAX_LENGTH]
     Message.objects.filter(pk=message.pk, delivery_state=Delivery.SENDING).update(
         delivery_state=Delivery.FAILED, delivery_error=text, delivery_updated_at=timezone.now()
     )

@@ -156,16 +156,11 @@ def ticket_for(*, tenant: Tenant, pk: int) -> Ticket | None:
 
 def ticket_detail(*, ticket: Ticket) -> TicketDetail:
     """What the ticket page shows besides the ticket itself (3 queries)."""
-    latest = list(
-        Message.objects.filter(ticket=ticket)
-        .select_related("sent_by")
-        .order_by("-sent_at", "-pk")[: MESSAGES_SHOWN + 1]
-    )
-    hidden = len(latest) > MESSAGES_SHOWN
+    messages, hidden = thread_messages(ticket=ticket)
     return TicketDetail(
         ticket=ticket,
         tracking=tracking_of(ticket),
-        messages=list(reversed(latest[:MESSAGES_SHOWN])),
+        messages=messages,
         messages_hidden=hidden,
         attribution_changes=list(AttributionChange.objects.filter(ticket=ticket)),
         stage_changes=stage_history(ticket=ticket),

@@ -106,10 +106,15 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/index.html", context)
 
 
-def _board_poll_context(request: HttpRequest, filters: selectors.TicketFilters) -> dict:
+def _board_poll_context(
+    request: HttpRequest, filters: selectors.TicketFilters, version: str | None = None
+) -> dict:
+    """What the list polls with; ``version`` when the caller has already read it."""
     query = {**filters.query(), "page": request.GET.get("page") or ""}
+    if version is None:
+        version = selectors.board_version(tenant=request.tenant, filters=filters)
     return {
-        "board_version": selectors.board_version(tenant=request.tenant, filters=filters),
+        "board_version": version,
         "board_query": urlencode({k: v for k, v in query.items() if v}),
     }
 
@@ -127,18 +132,18 @@ def board(request: HttpRequest) -> HttpResponse:
     )
     context = {"board": board, "filters": filters}
     context.update(_move_context(request, services.lead_settings_for(request.tenant)))
-    context.update(_board_poll_context(request, filters))
-    context["board_version"] = version
+    context.update(_board_poll_context(request, filters, version))
     return render(request, "leads/_board_rows.html", context)
 
 
-def _thread_context(ticket: Ticket) -> dict:
+def _thread_context(ticket: Ticket, version: str | None = None) -> dict:
+    """The thread fragment's context; ``version`` when the caller has already read it."""
     messages_, hidden = selectors.thread_messages(ticket=ticket)
     return {
         "ticket": ticket,
         "thread_messages": messages_,
         "messages_hidden": hidden,
-        "thread_version": selectors.thread_version(ticket=ticket),
+        "thread_version": version or selectors.thread_version(ticket=ticket),
     }
 
 
@@ -165,9 +170,10 @@ def ticket_thread(request: HttpRequest, pk: int) -> HttpResponse:
     obj = _ticket_or_404(request, pk)
     if request.method not in READ_METHODS:
         return HttpResponseNotAllowed(READ_METHODS)
-    if request.GET.get("v") == selectors.thread_version(ticket=obj):
+    version = selectors.thread_version(ticket=obj)
+    if request.GET.get("v") == version:
         return HttpResponse(status=204)
-    return render(request, "leads/_thread.html", _thread_context(obj))
+    return render(request, "leads/_thread.html", _thread_context(obj, version))
 
 
 @require_POST

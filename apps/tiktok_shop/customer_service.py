@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
@@ -65,6 +65,8 @@ from apps.leads.models import Channel, Message, Ticket
 from apps.webhooks.models import WebhookEvent
 
 from .models import Shop, TikTokShopConnection
+from .orders import unix_time
+from .webhooks import event_data, shop_for_event
 
 logger = logging.getLogger(__name__)
 
@@ -144,14 +146,6 @@ def inbox_notice(*, tenant) -> InboxNotice | None:
 # --- reading TikTok's payloads ----------------------------------------------------------------
 
 
-def _time(value: Any) -> datetime | None:
-    try:
-        seconds = int(value or 0)
-    except (TypeError, ValueError):
-        return None
-    return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
-
-
 def message_text(message_type: str, content: Any) -> str:
     """What the inbox shows for a message: TEXT's words, a placeholder for anything else."""
     parsed: Any = None
@@ -176,7 +170,7 @@ def message_text(message_type: str, content: Any) -> str:
 def message_of(raw: Mapping[str, Any], *, id_key: str = "id") -> ConversationMessage | None:
     """A message of the API (``id``) or of a type-14 push (``message_id``); None to leave out."""
     message_id = str(raw.get(id_key) or "")
-    sent_at = _time(raw.get("create_time"))
+    sent_at = unix_time(raw.get("create_time"))
     if not message_id or sent_at is None or raw.get("is_visible") is False:
         return None
     role = str((raw.get("sender") or {}).get("role") or "")
@@ -209,7 +203,7 @@ def conversation_of(
     buyer = buyer_of(item)
     if buyer is None or not buyer.get("im_user_id"):
         raise SkipItem("no BUYER participant")
-    opened_at = _time(item.get("create_time")) or timezone.now()
+    opened_at = unix_time(item.get("create_time")) or timezone.now()
     latest = item.get("latest_message") or {}
     return Conversation(
         channel=CHANNEL,
@@ -218,7 +212,7 @@ def conversation_of(
         contact_name=str(buyer.get("nickname") or ""),
         account_ref=shop_id,
         opened_at=opened_at,
-        last_message_at=_time(latest.get("create_time")) or opened_at,
+        last_message_at=unix_time(latest.get("create_time")) or opened_at,
         messages=tuple(m for m in (message_of(raw) for raw in messages) if m is not None),
         messages_synced_until=synced_until,
     )
@@ -242,7 +236,7 @@ def _messages_since(client, *, shop: Shop, conversation_id: str, until: datetime
         collected.extend(page)
         token = str(data.get("next_page_token") or "")
         oldest = min(
-            (_time(m.get("create_time")) for m in page if m.get("create_time")), default=None
+            (unix_time(m.get("create_time")) for m in page if m.get("create_time")), default=None
         )
         if not token or not page or (until is not None and oldest is not None and oldest < until):
             break
@@ -266,7 +260,7 @@ def _fetch_shop_page(connection: TikTokShopConnection, shop: Shop, token: str):
         )
         for item in items:
             until = known.get(str(item.get("id")))
-            latest = _time((item.get("latest_message") or {}).get("create_time"))
+            latest = unix_time((item.get("latest_message") or {}).get("create_time"))
             item["_shop_id"] = shop.shop_id
             item["_synced_until"] = until
             item["_messages"] = []
@@ -355,11 +349,6 @@ class ConversationNotListed(Exception):
     """A message for a conversation TikTok does not list yet: the inbox retries the event."""
 
 
-def _event_data(event: WebhookEvent) -> dict[str, Any]:
-    data = (event.payload or {}).get("data")
-    return data if isinstance(data, dict) else {}
-
-
 def _find_conversation(shop: Shop, conversation_id: str) -> dict | None:
     """Look for a conversation in the first pages of the shop's list (newest activity first)."""
     from .services import client_for
@@ -380,7 +369,6 @@ def _find_conversation(shop: Shop, conversation_id: str) -> dict | None:
 
 
 def _shop_with_pack(event: WebhookEvent) -> Shop | None:
-    from .webhooks import shop_for_event
 
     shop = shop_for_event(event)
     if not enabled(shop.connection):
@@ -397,7 +385,7 @@ def on_new_conversation(event: WebhookEvent) -> None:
     shop = _shop_with_pack(event)
     if shop is None:
         return
-    conversation_id = str(_event_data(event).get("conversation_id") or "")
+    conversation_id = str(event_data(event).get("conversation_id") or "")
     if not conversation_id:
         logger.warning("tiktok_shop webhook %s has no conversation_id", event.pk)
         return
@@ -423,7 +411,7 @@ def on_new_message(event: WebhookEvent) -> None:
     shop = _shop_with_pack(event)
     if shop is None:
         return
-    data = _event_data(event)
+    data = event_data(event)
     conversation_id = str(data.get("conversation_id") or "")
     message = message_of(data, id_key="message_id")
     if not conversation_id or message is None:

@@ -40,7 +40,7 @@ from apps.integrations.sync import Page, Rows, Skip, SkipItem, SyncKind, SyncWin
 from apps.tenants.models import Tenant
 
 from .models import Shop, Statement, StatementTransaction, TikTokShopConnection
-from .orders import SHOP_KEY, _money, _text, unix_time
+from .orders import SHOP_KEY, _money, _text, unix_seconds, unix_time
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +61,6 @@ AMOUNT_FIELDS = (
     "adjustment_amount",
     "settlement_amount",
 )
-
-
-def _seconds(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value is not None else None
 
 
 def _granted(connection: TikTokShopConnection, kind: str) -> bool:
@@ -132,8 +128,8 @@ def _fetch_finance_pages(
                 page_size=FINANCE_PAGE_SIZE,
                 page_token=token,
                 **{
-                    f"{time_field}_ge": _seconds(window.start),
-                    f"{time_field}_lt": _seconds(window.end),
+                    f"{time_field}_ge": unix_seconds(window.start),
+                    f"{time_field}_lt": unix_seconds(window.end),
                 },
             )
         items = [dict(item) for item in data.get(list_key) or []]

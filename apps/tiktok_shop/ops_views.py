@@ -180,10 +180,6 @@ class ReturnFilterForm(forms.Form):
         self.fields["shop"].choices = [("", _("All shops"))] + [(s.pk, str(s)) for s in shops]
 
 
-def _page_number(request: HttpRequest) -> int:
-    return max(1, _int(request.GET.get("page")) or 1)
-
-
 @tenant_member_required
 @require_GET
 def returns_list(request: HttpRequest) -> HttpResponse:
@@ -199,7 +195,7 @@ def returns_list(request: HttpRequest) -> HttpResponse:
     rows = rows.defer("line_items", "seller_next_actions", "reason_text").order_by(
         "-create_time", "-pk"
     )
-    page = Paginator(rows, RETURNS_PER_PAGE).get_page(_page_number(request))
+    page = Paginator(rows, RETURNS_PER_PAGE).get_page(request.GET.get("page"))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     context = {"form": form, "page": page, "shops": shops, "filter_query": urlencode(query)}
     if request.htmx and request.htmx.target == "returns-table":

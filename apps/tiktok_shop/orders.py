@@ -78,12 +78,18 @@ def _id(value: Any, name: str) -> str:
 
 
 def unix_time(value: Any) -> datetime | None:
-    """TikTok's Unix seconds as an aware UTC datetime; 0, missing or junk is None."""
+    """TikTok's Unix seconds as an aware UTC datetime; 0, missing or junk (text, beyond
+    the year 9999) is None."""
     try:
         seconds = int(value or 0)
-    except (TypeError, ValueError):
+        return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
-    return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+
+
+def unix_seconds(value: datetime | None) -> int | None:
+    """A window bound as the Unix seconds TikTok's searches take."""
+    return int(value.timestamp()) if value is not None else None
 
 
 def _money(value: Any) -> Decimal | None:

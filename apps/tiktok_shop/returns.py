@@ -42,7 +42,7 @@ from apps.integrations.sync import Page, Rows, Skip, SkipItem, SyncKind, SyncWin
 from apps.integrations.upsert import bulk_upsert
 
 from .models import Order, ReturnRequest, Shop, TikTokShopConnection
-from .orders import SHOP_KEY, _money, _text, unix_time
+from .orders import SHOP_KEY, _money, _text, unix_seconds, unix_time
 
 logger = logging.getLogger(__name__)
 
@@ -188,10 +188,6 @@ def returns_write(*, connection: Any, rows: list[dict], synced_at: datetime) -> 
 # --- sync ----------------------------------------------------------------------------------
 
 
-def _seconds(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value is not None else None
-
-
 def fetch_returns(*, connection: TikTokShopConnection, cursor: dict, window: SyncWindow) -> Page:
     """One page of one shop's return search within the window."""
     from .products import scope_granted
@@ -212,8 +208,8 @@ def fetch_returns(*, connection: TikTokShopConnection, cursor: dict, window: Syn
                 shop_cipher=shop.cipher,
                 page_size=RETURNS_PAGE_SIZE,
                 page_token=token,
-                update_time_ge=_seconds(window.start),
-                update_time_lt=_seconds(window.end),
+                update_time_ge=unix_seconds(window.start),
+                update_time_lt=unix_seconds(window.end),
             )
         total = data.get("total_count")
         return (

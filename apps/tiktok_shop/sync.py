@@ -33,7 +33,14 @@ from apps.integrations.sync import Page, SyncKind, SyncWindow
 
 from .client import ORDERS_MAX_PAGE_SIZE
 from .models import Shop, TikTokShopConnection
-from .orders import ORDER_UNIQUE, SHOP_KEY, order_rows, orders_after_upsert, unix_time
+from .orders import (
+    ORDER_UNIQUE,
+    SHOP_KEY,
+    order_rows,
+    orders_after_upsert,
+    unix_seconds,
+    unix_time,
+)
 
 PRODUCT = "tiktok_shop"
 ORDERS_PAGE_SIZE = ORDERS_MAX_PAGE_SIZE
@@ -43,10 +50,6 @@ ORDERS_OVERLAP = timedelta(minutes=10)
 #: Backfill windows are cut into pieces of this size (progress is shown per piece).
 ORDERS_WINDOW_STEP = timedelta(days=7)
 ORDERS_SCHEDULE_MINUTES = 15
-
-
-def _seconds(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value is not None else None
 
 
 def _shop_position(shops: list[Shop], cursor: dict) -> tuple[int, str]:
@@ -67,43 +70,26 @@ def _shop_position(shops: list[Shop], cursor: dict) -> tuple[int, str]:
 
 
 def fetch_orders(*, connection: TikTokShopConnection, cursor: dict, window: SyncWindow) -> Page:
-    """One page of one shop's order search within the window."""
-    from .services import client_for, shops_authorized, shops_refresh
+    """One page of one shop's order search within the window (a :func:`walk_shops` walk)."""
+    from .services import client_for
 
-    if cursor:
-        shops = shops_authorized(connection=connection)
-    else:
-        shops = sorted(
-            (s for s in shops_refresh(connection=connection) if s.authorized),
-            key=lambda s: s.shop_id,
-        )
-    index, token = _shop_position(shops, cursor)
-    if index >= len(shops):
-        return Page(items=[], next_cursor=None)
-    shop = shops[index]
-    with client_for(connection) as client:
-        page = client.orders_search(
-            shop_cipher=shop.cipher,
-            page_size=ORDERS_PAGE_SIZE,
-            page_token=token,
-            update_time_ge=_seconds(window.start),
-            update_time_lt=_seconds(window.end),
-        )
-    for order in page.orders:
-        order[SHOP_KEY] = shop.pk
-    if page.next_page_token:
-        next_cursor = {"shop": shop.shop_id, "page_token": page.next_page_token}
-    elif index + 1 < len(shops):
-        next_cursor = {"shop": shops[index + 1].shop_id, "page_token": ""}
-    else:
-        next_cursor = None
-    times = [t for t in (unix_time(o.get("update_time")) for o in page.orders) if t is not None]
-    total_pages = math.ceil(page.total_count / ORDERS_PAGE_SIZE) if page.total_count else None
-    return Page(
-        items=page.orders,
-        next_cursor=next_cursor,
-        high_water=max(times, default=None),
-        total_pages=total_pages,
+    def fetch(shop: Shop, token: str) -> tuple[list[dict], str, int | None]:
+        with client_for(connection) as client:
+            page = client.orders_search(
+                shop_cipher=shop.cipher,
+                page_size=ORDERS_PAGE_SIZE,
+                page_token=token,
+                update_time_ge=unix_seconds(window.start),
+                update_time_lt=unix_seconds(window.end),
+            )
+        return page.orders, page.next_page_token, page.total_count
+
+    return walk_shops(
+        connection=connection,
+        cursor=cursor,
+        fetch=fetch,
+        time_of=lambda order: unix_time(order.get("update_time")),
+        page_size=ORDERS_PAGE_SIZE,
     )
 
 
@@ -115,7 +101,7 @@ def walk_shops(
     time_of: Callable[[dict], datetime | None],
     page_size: int,
 ) -> Page:
-    """One page of a shop-by-shop walk, as :func:`fetch_orders` does it, for other kinds.
+    """One page of a shop-by-shop walk (orders, returns, finance).
 
     ``fetch(shop, page_token)`` asks TikTok for one page of one shop and
     returns ``(items, next_page_token, total_count)``; each item is stamped

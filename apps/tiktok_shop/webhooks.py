@@ -51,7 +51,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -69,6 +68,7 @@ from apps.webhooks.registry import (
 )
 
 from .models import OrderStatusChange, Shop
+from .orders import unix_time
 from .signing import verify_webhook
 
 logger = logging.getLogger(__name__)
@@ -136,17 +136,6 @@ def event_id_of(body: dict[str, Any]) -> str:
     return f"{body.get('type')}:{body.get('shop_id') or ''}:{digest}"
 
 
-def _moment(value: Any) -> datetime | None:
-    try:
-        seconds = int(value or 0)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
-    except (ValueError, OverflowError, OSError):  # beyond year 9999: not a real moment
-        return None
-
-
 def split(body: bytes) -> list[IncomingEvent]:
     data = json_body(body)
     try:
@@ -161,7 +150,7 @@ def split(body: bytes) -> list[IncomingEvent]:
             event_type=event_type_of(type_number),
             payload=data,
             account_ref=str(data.get("shop_id") or ""),
-            occurred_at=_moment(data.get("timestamp")),
+            occurred_at=unix_time(data.get("timestamp")),
         )
     ]
 
@@ -266,7 +255,7 @@ def _refresh_orders(batch: _Batch, events: list[WebhookEvent]) -> None:
     for event in events:
         if event.account_ref in leaving:
             continue
-        order_id = str(_data(event).get("order_id") or "")
+        order_id = str(event_data(event).get("order_id") or "")
         if (
             event.event_type in ORDER_REFETCH_TYPES
             and order_id
@@ -306,7 +295,8 @@ def _forget_connection(connection_id: int) -> None:
             del batch.shops[ref]
 
 
-def _data(event: WebhookEvent) -> dict[str, Any]:
+def event_data(event: WebhookEvent) -> dict[str, Any]:
+    """The push's ``data`` object ({} when it is missing or not an object)."""
     data = (event.payload or {}).get("data")
     return data if isinstance(data, dict) else {}
 
@@ -319,7 +309,7 @@ def on_order_change(event: WebhookEvent) -> None:
     from .services import order_refresh
 
     shop = shop_for_event(event)
-    order_id = str(_data(event).get("order_id") or "")
+    order_id = str(event_data(event).get("order_id") or "")
     if not order_id:
         logger.warning("tiktok_shop webhook %s has no order_id: nothing to refetch", event.pk)
         return
@@ -333,8 +323,8 @@ def _reverse_event(event: WebhookEvent, kind: str) -> None:
     from .services import order_reverse_event_record
 
     shop = shop_for_event(event)
-    data = _data(event)
-    changed_at = _moment(data.get("update_time") or data.get("create_time")) or event.occurred_at
+    data = event_data(event)
+    changed_at = unix_time(data.get("update_time") or data.get("create_time")) or event.occurred_at
     order_reverse_event_record(shop=shop, kind=kind, data=data, changed_at=changed_at)
 
 
@@ -344,14 +334,14 @@ def on_return_change(event: WebhookEvent) -> None:
 
     _reverse_event(event, OrderStatusChange.Kind.RETURN)
     if event.event_type == "RETURN_STATUS_CHANGE":
-        on_return_webhook(shop=shop_for_event(event), data=_data(event))
+        on_return_webhook(shop=shop_for_event(event), data=event_data(event))
 
 
 def on_package_update(event: WebhookEvent) -> None:
     """Type 4: the orders the push names are fetched again, with their packages."""
     from .fulfillment import on_package_webhook
 
-    on_package_webhook(shop=shop_for_event(event), data=_data(event))
+    on_package_webhook(shop=shop_for_event(event), data=event_data(event))
 
 
 def on_cancellation_change(event: WebhookEvent) -> None:
@@ -371,5 +361,5 @@ def on_authorization_expiring(event: WebhookEvent) -> None:
     from .services import connection_authorization_expiring
 
     shop = shop_for_event(event)
-    expires_at = _moment(_data(event).get("expiration_time"))
+    expires_at = unix_time(event_data(event).get("expiration_time"))
     connection_authorization_expiring(connection=shop.connection, expires_at=expires_at)
