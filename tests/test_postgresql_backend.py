@@ -37,16 +37,17 @@ def test_the_engine_is_the_projects_backend():
     assert connection.settings_dict["ENGINE"] == "config.postgresql"
 
 
-def test_a_live_idle_connection_is_usable_without_a_query():
+def test_a_live_idle_connection_is_usable_without_a_query(monkeypatch):
     connection.ensure_connection()
+    raw = connection.connection
+    # Django's own check runs SELECT 1 on a raw cursor, which CaptureQueriesContext
+    # cannot see: any cursor opened on the driver's connection fails the test.
+    monkeypatch.setattr(
+        type(raw), "cursor", lambda *a, **k: pytest.fail("the health check sent a query")
+    )
     with CaptureQueriesContext(connection) as queries:
         assert connection.is_usable() is True
     assert len(queries) == 0
-    # What CaptureQueriesContext cannot see: no statement reached the server either.
-    raw = connection.connection
-    before = raw.pgconn.transaction_status
-    assert connection.is_usable() is True
-    assert raw.pgconn.transaction_status == before
 
 
 def test_a_connection_the_server_dropped_is_not_usable_and_the_next_request_reconnects():
@@ -73,13 +74,11 @@ def test_a_descriptor_above_1023_is_polled_too():
     raw = connection.connection
     high = os.dup2(raw.fileno(), 1500)
     try:
-        fileno = raw.fileno
         raw.fileno = lambda: high  # the same socket, seen through a high descriptor
         assert connection.is_usable() is True
     finally:
         del raw.fileno
         os.close(high)
-    assert fileno
 
 
 def test_a_closed_connection_is_not_usable():

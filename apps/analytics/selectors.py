@@ -105,7 +105,6 @@ class Conversion:
 
     target: str = ""
     factors: dict[str, Decimal] = field(default_factory=dict)
-    rates: list[ExchangeRate] = field(default_factory=list)
 
     def currency(self, column: str):
         """SQL: the currency a row is shown in (the target where a rate exists)."""
@@ -148,9 +147,8 @@ def conversion_for(*, tenant: Tenant, target: str, as_of: date) -> tuple[Convers
         current = best.get(code)
         if current is None or (rate.valid_from, direct) > current[:2]:
             best[code] = (rate.valid_from, direct, factor)
-    used = [r for r in rates if r.valid_from <= as_of]
     return (
-        Conversion(target=target, factors={c: f for c, (_, _, f) in best.items()}, rates=used),
+        Conversion(target=target, factors={c: f for c, (_, _, f) in best.items()}),
         currencies,
     )
 
@@ -555,7 +553,8 @@ GMV_EXCLUDED_STATUSES = ("CANCELLED", "UNPAID")
 
 
 def tiktok_report(*, tenant: Tenant, filters: Filters) -> TikTokReport:
-    """Orders and GMV, ad spend and conversions, video views and engagement per day (7 queries).
+    """Orders and GMV, ad spend and conversions, video views and engagement per day (6 queries:
+    rates, orders by day and by currency, ad spend by day and by currency, videos by day).
 
     Shop days are the order's ``create_time`` in the project time zone; GMV is
     ``total_amount`` of orders neither unpaid nor cancelled (the order count

@@ -71,11 +71,14 @@ def test_a_refresh_folds_in_what_was_synced_since_and_nothing_else(tenant_a):
     row = meta_insight(account, campaign="MC3", adset="MS3", ad="MA9", day=date(2026, 3, 20), spend="1.00")  # fmt: skip
     MetaAdInsight.objects.filter(pk=row.pk).update(synced_at=later)
     assert totals(tenant_a)["BRL"][0] == "203.48"  # not folded in yet
+    march_first = SpendDay.objects.filter(tenant=tenant_a, date=date(2026, 3, 1))
+    untouched = set(march_first.values_list("pk", "spend"))
     stats = rollup_refresh(tenant=tenant_a)
     assert stats.platforms == {"meta": date(2026, 3, 2), "tiktok": None}
     assert totals(tenant_a)["BRL"][0] == "214.48"
     # March 1st was not rebuilt: its rows are the same rows
-    assert SpendDay.objects.filter(tenant=tenant_a, date=date(2026, 3, 1)).count() == 4
+    assert set(march_first.values_list("pk", "spend")) == untouched
+    assert len(untouched) == 4
     assert AdDirectory.objects.filter(tenant=tenant_a, ad_id="MA9", campaign_id="MC3").exists()
     # nothing new: nothing rebuilt, same figures
     assert rollup_refresh(tenant=tenant_a).platforms == {"meta": None, "tiktok": None}

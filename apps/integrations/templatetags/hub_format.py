@@ -15,14 +15,10 @@ shows (amounts from the providers with an ISO 4217 code beside them).
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
 from django import template
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-from django.utils import numberformat
-from django.utils.formats import get_format
-from django.utils.translation import get_language, pgettext, pgettext_lazy
+from django.utils.formats import number_format
+from django.utils.translation import pgettext, pgettext_lazy
 
 register = template.Library()
 
@@ -51,47 +47,12 @@ def _to_decimal(value) -> Decimal | None:
         return None
 
 
-@lru_cache(maxsize=32)
-def _separators(language: str | None) -> tuple[str, str, int]:
-    """The decimal separator, thousands separator and grouping of ``language``.
-
-    Looked up once per language instead of three ``get_format`` calls per
-    figure: a year of daily rows formats thousands of them per page.
-    """
-    return (
-        get_format("DECIMAL_SEPARATOR", language),
-        get_format("THOUSAND_SEPARATOR", language),
-        get_format("NUMBER_GROUPING", language),
-    )
-
-
-@receiver(setting_changed)
-def _forget_separators(*, setting: str, **kwargs) -> None:
-    if setting in {
-        "DECIMAL_SEPARATOR",
-        "FORMAT_MODULE_PATH",
-        "LANGUAGE_CODE",
-        "NUMBER_GROUPING",
-        "THOUSAND_SEPARATOR",
-    }:
-        _separators.cache_clear()
-
-
 def format_number(value, decimal_pos: int | None = None) -> str:
     """A number with the active language's separators (``1.234,56`` in pt-BR)."""
     number = _to_decimal(value)
     if number is None:
         return EMPTY
-    decimal_sep, thousand_sep, grouping = _separators(get_language())
-    return numberformat.format(
-        number,
-        decimal_sep,
-        decimal_pos=decimal_pos,
-        grouping=grouping,
-        thousand_sep=thousand_sep,
-        force_grouping=True,
-        use_l10n=True,
-    )
+    return number_format(number, decimal_pos=decimal_pos, use_l10n=True, force_grouping=True)
 
 
 def format_money(amount, currency: str | None) -> str:

@@ -46,7 +46,7 @@ from .. import generator, shop_data
 from .. import shop_ops_data as ops
 from ..envelopes import tiktok
 from ..models import SandboxGrant, SandboxShopRecord
-from .tiktok_shop import signed_endpoint
+from .tiktok_shop import _shop_for_cipher, _unknown_cipher, signed_endpoint
 from .tiktok_shop_products import _shop as catalog_shop
 
 Kind = SandboxShopRecord.Kind
@@ -119,14 +119,9 @@ def shop_operation(
     def decorate(view: ShopView) -> Callable[..., HttpResponse]:
         @signed_endpoint(scope=scope, shop_scoped=True, methods=methods)
         def signed(request: HttpRequest, grant: SandboxGrant) -> HttpResponse:
-            cipher = request.GET.get("shop_cipher", "")
-            shop = next(
-                (s for s in generator.shops(grant.account_id) if s["cipher"] == cipher), None
-            )
+            shop = _shop_for_cipher(request, grant)
             if shop is None:
-                return tiktok(
-                    36009004, "Invalid shop_cipher. The shop is not authorized for this token."
-                )
+                return _unknown_cipher()
             call = Call(
                 request=request,
                 grant=grant,
