@@ -552,9 +552,20 @@ class TikTokReport:
 GMV_EXCLUDED_STATUSES = ("CANCELLED", "UNPAID")
 
 
+def _totals(rows: list[dict], fields: tuple[str, ...]) -> dict[str, dict]:
+    """Per-currency sums of per-day rows, currencies in order (exact: each row is one day in
+    one currency; amounts are summed before they are rounded)."""
+    totals: dict[str, dict] = {}
+    for row in rows:
+        total = totals.setdefault(row["cur"], dict.fromkeys(fields, 0))
+        for name in fields:
+            total[name] += row[name] or 0
+    return dict(sorted(totals.items()))
+
+
 def tiktok_report(*, tenant: Tenant, filters: Filters) -> TikTokReport:
-    """Orders and GMV, ad spend and conversions, video views and engagement per day (6 queries:
-    rates, orders by day and by currency, ad spend by day and by currency, videos by day).
+    """Orders and GMV, ad spend and conversions, video views and engagement per day (4 queries:
+    rates, orders by day, ad spend by day, videos by day; the totals are the days' sums).
 
     Shop days are the order's ``create_time`` in the project time zone; GMV is
     ``total_amount`` of orders neither unpaid nor cancelled (the order count
@@ -577,18 +588,18 @@ def tiktok_report(*, tenant: Tenant, filters: Filters) -> TikTokReport:
         filter=~Q(status__in=GMV_EXCLUDED_STATUSES),
         output_field=MONEY,
     )
-    shop_metrics = {"orders": Count("pk"), "gmv": gmv}
+    shop_rows = list(
+        orders.values(day=TruncDate("create_time"), cur=conversion.currency("currency"))
+        .annotate(orders=Count("pk"), gmv=gmv)
+        .order_by("day", "cur")
+    )
     shop = [
         ShopDay(day=i["day"], currency=i["cur"], orders=i["orders"], gmv=money(i["gmv"]))
-        for i in orders.values(day=TruncDate("create_time"), cur=conversion.currency("currency"))
-        .annotate(**shop_metrics)
-        .order_by("day", "cur")
+        for i in shop_rows
     ]
     shop_totals = [
-        ShopDay(day=filters.end, currency=i["cur"], orders=i["orders"], gmv=money(i["gmv"]))
-        for i in orders.values(cur=conversion.currency("currency"))
-        .annotate(**shop_metrics)
-        .order_by("cur")
+        ShopDay(day=filters.end, currency=cur, orders=t["orders"], gmv=money(t["gmv"]))
+        for cur, t in _totals(shop_rows, ("orders", "gmv")).items()
     ]
     insights = SpendDay.objects.filter(
         tenant=tenant,
@@ -614,17 +625,15 @@ def tiktok_report(*, tenant: Tenant, filters: Filters) -> TikTokReport:
             conversions=i["conversions"] or 0,
         )
 
-    ads = [
-        ads_day(i, i["date"])
-        for i in insights.values("date", cur=conversion.currency("currency"))
+    ads_rows = list(
+        insights.values("date", cur=conversion.currency("currency"))
         .annotate(**ads_metrics)
         .order_by("date", "cur")
-    ]
+    )
+    ads = [ads_day(i, i["date"]) for i in ads_rows]
     ads_totals = [
-        ads_day(i, filters.end)
-        for i in insights.values(cur=conversion.currency("currency"))
-        .annotate(**ads_metrics)
-        .order_by("cur")
+        ads_day({"cur": cur, **t}, filters.end)
+        for cur, t in _totals(ads_rows, tuple(ads_metrics)).items()
     ]
     content = [
         ContentDay(**i)

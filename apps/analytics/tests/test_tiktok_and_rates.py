@@ -182,8 +182,8 @@ def test_tiktok_query_count_does_not_change_with_the_range(tiktok_data, member_c
         with CaptureQueriesContext(connection) as ctx:
             assert member_client.get(reverse("analytics:tiktok"), query).status_code == 200
         counts.add(len(ctx))
-    # session, user, membership, the report's 6 and the rollup's time
-    assert counts == {10}
+    # session, user, membership, the report's 4 and the rollup's time
+    assert counts == {8}
 
 
 def test_an_unknown_table_is_404(member_client):
