@@ -95,6 +95,8 @@ def bulk_upsert(
     values = _prepare(plan=plan, rows=rows, connection=connection)
 
     result = UpsertResult()
+    if not connection.in_atomic_block and connection.connection is not None:
+        _staging_tables(connection).filled.clear()  # a new transaction: every table is empty
     with transaction.atomic(using=using, savepoint=False):
         if connection.vendor == "postgresql" and _is_psycopg3():
             upsert_batch = _PostgresCopyUpsert(plan=plan, connection=connection)
@@ -286,7 +288,8 @@ class _StagingTables:
     raw: Any
     #: created by a committed transaction, so they last as long as the session
     created: set[str]
-    #: filled by the transaction in progress, or by one that rolled back (harmless)
+    #: filled by the transaction in progress (forgotten when the next one starts: a
+    #: commit empties the tables, a rollback takes their rows away)
     filled: set[str]
 
 
@@ -345,10 +348,6 @@ class _PostgresCopyUpsert:
             self.cursor.execute(f"DELETE FROM {self.temp}")  # noqa: S608 - quoted identifier
         else:
             self.tables.filled.add(self.name)
-            transaction.on_commit(
-                functools.partial(self.tables.filled.discard, self.name),
-                using=self.connection.alias,
-            )
         with self.cursor.copy(f"COPY {self.temp} ({self.cols}) FROM STDIN") as copy:
             for row in batch:
                 copy.write_row(row)

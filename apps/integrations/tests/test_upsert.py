@@ -248,6 +248,22 @@ def test_a_rolled_back_first_use_creates_the_staging_table_again(tenant_a):
     ]
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path")
+def test_after_a_rollback_the_next_transaction_does_not_empty_the_table_again(
+    tenant_a, fresh_session_state
+):
+    from django.db import transaction
+
+    conn = TikTokAdsConnection.objects.create(tenant=tenant_a, status="connected")
+    _queries_for(conn, 5, offset=0)  # creates the staging table and commits
+    with pytest.raises(RuntimeError), transaction.atomic():
+        upsert([campaign_row(conn, 100)])
+        raise RuntimeError("the caller's transaction fails after the upsert")
+    # The rollback took the rows away: no DELETE is needed in the next transaction.
+    assert _statements(_queries_for(conn, 5, offset=200)) == ["COPY", "WITH"]
+
+
 def test_upsert_inside_a_caller_transaction_can_run_twice(ads_connection):
     from django.db import transaction
 
